@@ -1,0 +1,45 @@
+# One task runner: make up | test | lint | bench
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: up test lint format bench bench-deps install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required (found $$($(PYTHON) --version))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Run the platform on the embedded default (SQLite + local files) with the example app deployed.
+up: install
+	$(BIN)/edgeplane serve --deploy examples/prompt-lab --env production
+
+## The whole test suite (slow soak/load tests run in their bounded form).
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format src tests bench examples
+	$(BIN)/ruff check --fix src tests bench examples
+
+## Benchmarks need NGINX and wrk from Debian's packages.
+bench-deps:
+	@command -v nginx >/dev/null && command -v wrk >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null; }
+
+bench: install bench-deps
+	$(BIN)/python bench/proxy.py
+
+clean:
+	rm -rf $(VENV) .edgeplane build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,137 @@
+"""prompt-lab: an edgeplane worker shaped like a prompt-optimisation platform.
+
+Routes:
+  GET  /api/prompts/templates        template catalogue (cacheable)
+  GET  /api/prompts/templates/{id}   one template (cacheable)
+  POST /api/evaluate                 score a prompt (dynamic; later calls the LLM router)
+  GET  /api/llm/providers/meta       providers and models the platform can route to
+  GET  /api/user/preferences         per-user settings (keyed by the X-User-Id header)
+  GET  /admin/stats                  operator view (protected by a later issue's access policy)
+  GET  /health                       liveness for the platform's health check
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from pydantic import BaseModel, Field
+
+from edgeplane.worker import ctx_of, env_of, info_of
+
+app = FastAPI(title="prompt-lab")
+
+TEMPLATES = {
+    "summarize": {
+        "id": "summarize",
+        "name": "Summarize",
+        "template": "Summarize the following text in {sentences} sentences:\n\n{text}",
+        "variables": ["sentences", "text"],
+        "category": "writing",
+    },
+    "classify": {
+        "id": "classify",
+        "name": "Classify sentiment",
+        "template": "Classify the sentiment of this review as positive, negative or neutral:\n\n{review}",
+        "variables": ["review"],
+        "category": "analysis",
+    },
+    "extract-json": {
+        "id": "extract-json",
+        "name": "Extract JSON",
+        "template": "Extract {fields} from the text below and answer with JSON only.\n\n{text}",
+        "variables": ["fields", "text"],
+        "category": "extraction",
+    },
+}
+
+PROVIDERS = [
+    {"id": "openai", "models": ["gpt-4o", "gpt-4o-mini"], "supports": ["chat", "json_mode", "tools"]},
+    {"id": "anthropic", "models": ["claude-sonnet", "claude-haiku"], "supports": ["chat", "tools"]},
+    {"id": "local", "models": ["llama-3-8b"], "supports": ["chat"]},
+]
+
+# Per-process counters: each worker process of a version keeps its own (state lives in bindings later).
+STATS = {"evaluations": 0, "started_at": time.time()}
+PREFERENCES: dict[str, dict[str, object]] = {}
+
+
+class EvaluateIn(BaseModel):
+    prompt: str = Field(min_length=1, max_length=20_000)
+    expected: str | None = None
+
+
+def score_prompt(prompt: str, expected: str | None) -> dict[str, object]:
+    """A transparent heuristic score in [0, 1]: clarity, structure and specificity of the prompt."""
+    words = re.findall(r"\w+", prompt)
+    checks = {
+        "has_instruction": bool(re.search(r"\b(summarize|classify|extract|write|explain|list|answer)\b", prompt, re.I)),
+        "has_format": bool(re.search(r"\b(json|bullet|table|sentences?|words?)\b", prompt, re.I)),
+        "has_context": len(words) >= 12,
+        "not_too_long": len(words) <= 800,
+        "has_example": "example" in prompt.lower() or "e.g." in prompt.lower(),
+    }
+    score = sum(checks.values()) / len(checks)
+    if expected:
+        overlap = len(set(w.lower() for w in words) & set(re.findall(r"\w+", expected.lower())))
+        checks["mentions_expected_terms"] = overlap > 0
+    return {"score": round(score, 3), "checks": checks, "tokens_estimate": max(1, len(prompt) // 4)}
+
+
+@app.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/api/prompts/templates")
+async def list_templates(response: Response, category: str | None = None) -> dict[str, object]:
+    response.headers["cache-control"] = "public, max-age=60"
+    items = [t for t in TEMPLATES.values() if category is None or t["category"] == category]
+    return {"templates": items, "count": len(items)}
+
+
+@app.get("/api/prompts/templates/{template_id}")
+async def get_template(template_id: str, response: Response) -> dict[str, object]:
+    template = TEMPLATES.get(template_id)
+    if template is None:
+        raise HTTPException(status_code=404, detail=f"no template {template_id!r}")
+    response.headers["cache-control"] = "public, max-age=300"
+    return template
+
+
+async def _record_evaluation() -> None:
+    STATS["evaluations"] = int(STATS["evaluations"]) + 1
+
+
+@app.post("/api/evaluate")
+async def evaluate(body: EvaluateIn, request: Request) -> dict[str, object]:
+    env = env_of(request)
+    result = score_prompt(body.prompt, body.expected)
+    ctx_of(request).wait_until(_record_evaluation())
+    return {**result, "model": env.SCORING_MODEL, "version": info_of(request).version_id}
+
+
+@app.get("/api/llm/providers/meta")
+async def providers_meta(request: Request) -> dict[str, object]:
+    return {"providers": PROVIDERS, "default": env_of(request).DEFAULT_PROVIDER}
+
+
+@app.get("/api/user/preferences")
+async def user_preferences(request: Request, response: Response) -> dict[str, object]:
+    user = request.headers.get("x-user-id")
+    if not user:
+        raise HTTPException(status_code=401, detail="send X-User-Id")
+    response.headers["cache-control"] = "private, no-store"
+    return {"user": user, "preferences": PREFERENCES.get(user, {"theme": "light", "default_template": "summarize"})}
+
+
+@app.get("/admin/stats")
+async def admin_stats(request: Request) -> dict[str, object]:
+    info = info_of(request)
+    return {**STATS, "version": info.version_id, "env": info.environment, "colo": info.colo}
+
+
+@app.get("/")
+async def index(request: Request) -> dict[str, object]:
+    return {"app": env_of(request).APP_TITLE, "version": info_of(request).version_id, "docs": "/docs"}

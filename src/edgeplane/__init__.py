@@ -1,0 +1,7 @@
+"""edgeplane: a self-hosted, Python-native edge platform."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,97 @@
+"""Admin API client used by every CLI command, and how it finds the URL and the token."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from edgeplane.config.load import CONFIG_FILE
+from edgeplane.control.tokens import TOKEN_FILE
+from edgeplane.errors import EdgeplaneError
+
+__all__ = ["AdminClient", "ClientOptions", "current_client", "current_project"]
+
+
+@dataclass
+class ClientOptions:
+    admin_url: str | None
+    token: str | None
+    project: Path
+
+
+def _server_table(project: Path) -> dict[str, Any]:
+    path = project / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return dict(tomllib.loads(path.read_text()).get("server") or {})
+    except (tomllib.TOMLDecodeError, OSError):
+        return {}
+
+
+class AdminClient:
+    def __init__(self, options: ClientOptions) -> None:
+        server = _server_table(options.project)
+        default = f"http://{server.get('admin_host', '127.0.0.1')}:{server.get('admin_port', 8788)}"
+        self.base_url = (options.admin_url or os.environ.get("EDGEPLANE_ADMIN_URL") or default).rstrip("/")
+        data_dir = options.project / str(server.get("data_dir", ".edgeplane"))
+        self.token = options.token or os.environ.get("EDGEPLANE_TOKEN") or self._token_file(data_dir)
+        self.http = httpx.Client(base_url=self.base_url, timeout=120.0)
+
+    @staticmethod
+    def _token_file(data_dir: Path) -> str | None:
+        path = data_dir / TOKEN_FILE
+        return path.read_text().strip() if path.is_file() else None
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if not self.token:
+            raise EdgeplaneError(
+                "no admin token: pass --token, set EDGEPLANE_TOKEN, or run from the project whose "
+                f".edgeplane/{TOKEN_FILE} was written at first start",
+                code="no_token",
+            )
+        headers = {"authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        try:
+            response = self.http.request(method, path, headers=headers, **kwargs)
+        except httpx.ConnectError:
+            raise EdgeplaneError(
+                f"cannot reach the admin API at {self.base_url}: is 'edgeplane serve' (or 'make up') running?",
+                code="unreachable",
+            ) from None
+        except httpx.HTTPError as exc:
+            raise EdgeplaneError(f"admin API request failed: {exc}", code="unreachable") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"error": {"code": "bad_response", "message": response.text[:200]}}
+        if response.status_code >= 400:
+            err = body.get("error", {}) if isinstance(body, dict) else {}
+            exc = EdgeplaneError(err.get("message", response.text[:200]), code=err.get("code", "error"))
+            exc.details = err.get("details") or {}
+            raise exc
+        return body
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.request("POST", path, json=json, **kwargs)
+
+
+def current_client() -> AdminClient:
+    """The client for the running command (options come from the root group)."""
+    import click
+
+    return AdminClient(click.get_current_context().find_object(ClientOptions))
+
+
+def current_project() -> Path:
+    import click
+
+    options: ClientOptions = click.get_current_context().find_object(ClientOptions)
+    return options.project

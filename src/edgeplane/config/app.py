@@ -1,0 +1,153 @@
+"""The app part of edgeplane.toml: what a worker is and where each environment routes to.
+
+Shaped like wrangler.toml: ``name``, ``main``, ``compatibility_date``, ``[vars]``, ``routes`` and
+``[env.NAME]`` tables. ``upstream`` replaces ``main`` for a worker that is an existing HTTP service.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["AppConfig", "EnvConfig", "Route", "RuntimeConfig", "parse_route"]
+
+NAME_RE = r"^[a-z0-9][a-z0-9-]{0,62}$"
+STANDARD_ENVS = ("development", "staging", "production")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Route(_Strict):
+    """A route pattern ``host/path*`` as in wrangler: ``api.example.com/*``, ``*.localhost/v1/*``."""
+
+    pattern: str
+    host: str
+    path_prefix: str
+    wildcard_host: bool
+
+
+def parse_route(pattern: str) -> Route:
+    """Split ``host[:port]/path[*]`` into a matcher; ports are ignored as Cloudflare does."""
+    raw = pattern.strip()
+    if raw.startswith(("http://", "https://")):
+        raw = raw.split("://", 1)[1]
+    host, sep, path = raw.partition("/")
+    host = host.split(":", 1)[0].lower()
+    if not host or not sep:
+        raise ValueError(f"route {pattern!r} must look like 'host/path', e.g. 'api.example.com/*'")
+    path = "/" + path
+    if "*" in path[:-1]:
+        raise ValueError(f"route {pattern!r}: '*' is only allowed at the end of the path")
+    wildcard = host.startswith("*")
+    if "*" in host[1:] or (wildcard and not host.startswith("*.") and host != "*"):
+        raise ValueError(f"route {pattern!r}: a host wildcard must be a leading '*.' (e.g. '*.example.com')")
+    prefix = path[:-1] if path.endswith("*") else path
+    return Route(pattern=pattern, host=host.removeprefix("*"), path_prefix=prefix, wildcard_host=wildcard)
+
+
+class RuntimeConfig(_Strict):
+    """How each version of this worker runs."""
+
+    pool_size: Annotated[int, Field(ge=1, le=64)] = 2
+    """Worker processes per live version."""
+    health_check_path: str | None = None
+    """Path probed (GET, expects < 500) before a version receives traffic; None checks only readiness."""
+    startup_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+    """Seconds a process may take to become healthy before the version is reported as failed."""
+
+
+def _routes(value: object) -> object:
+    if isinstance(value, list):
+        return [item.get("pattern") if isinstance(item, dict) else item for item in value]
+    return value
+
+
+class EnvConfig(_Strict):
+    """One ``[env.NAME]`` table: its routes and vars (vars override the top-level ``[vars]`` per key)."""
+
+    routes: list[str] = []
+    route: str | None = None
+    vars: dict[str, str | int | float | bool] = {}
+
+    _norm_routes = field_validator("routes", mode="before")(_routes)
+
+    @field_validator("routes")
+    @classmethod
+    def _check_routes(cls, routes: list[str]) -> list[str]:
+        for pattern in routes:
+            parse_route(pattern)
+        return routes
+
+    def all_routes(self) -> list[Route]:
+        patterns = [*self.routes, *([self.route] if self.route else [])]
+        return [parse_route(p) for p in patterns]
+
+
+class AppConfig(_Strict):
+    """A worker project: the top of edgeplane.toml."""
+
+    name: Annotated[str, Field(pattern=NAME_RE)]
+    main: str | None = None
+    """Python file (and optional ``:attribute``, default ``app``) of the ASGI app, relative to the project."""
+    upstream: str | None = None
+    """URL of an existing HTTP service to proxy to, instead of running ``main``."""
+    compatibility_date: str | None = None
+    vars: dict[str, str | int | float | bool] = {}
+    routes: list[str] = []
+    route: str | None = None
+    runtime: RuntimeConfig = RuntimeConfig()
+    env: dict[str, EnvConfig] = {}
+    server: dict[str, object] | None = None
+    """Platform settings for ``edgeplane serve``/``dev``; validated separately as ServerConfig."""
+
+    _norm_routes = field_validator("routes", mode="before")(_routes)
+
+    @field_validator("compatibility_date")
+    @classmethod
+    def _check_date(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError("must be a date like '2026-11-01'")
+        return value
+
+    @field_validator("upstream")
+    @classmethod
+    def _check_upstream(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^/\s]+(/.*)?", value):
+            raise ValueError("must be an http:// URL such as 'http://127.0.0.1:9000'")
+        if value is not None and value.startswith("https://"):
+            raise ValueError("https upstreams are not supported yet: use an http:// URL")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _check_env_names(cls, envs: dict[str, EnvConfig]) -> dict[str, EnvConfig]:
+        for name in envs:
+            if not re.fullmatch(NAME_RE, name):
+                raise ValueError(f"environment name {name!r} must be lowercase letters, digits and '-'")
+        return envs
+
+    @model_validator(mode="after")
+    def _main_or_upstream(self) -> AppConfig:
+        if (self.main is None) == (self.upstream is None):
+            raise ValueError("set exactly one of 'main' (a Python ASGI app) or 'upstream' (an http:// URL)")
+        return self
+
+    def environment(self, name: str) -> EnvConfig:
+        """The named environment; standard names exist even when not declared (with top-level routes)."""
+        if name in self.env:
+            return self.env[name]
+        if name in STANDARD_ENVS or name.startswith("preview"):
+            return EnvConfig(routes=self.routes, route=self.route)
+        known = sorted({*STANDARD_ENVS, *self.env})
+        raise ValueError(f"unknown environment {name!r}; declare [env.{name}] or use one of {known}")
+
+    def vars_for(self, env_name: str) -> dict[str, str | int | float | bool]:
+        return {**self.vars, **self.environment(env_name).vars}
+
+    def env_names(self) -> list[str]:
+        return sorted({*STANDARD_ENVS, *self.env})
+

@@ -1,0 +1,46 @@
+"""Platform settings: the ``[server]`` table of edgeplane.toml, or flags of ``edgeplane serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ServerConfig"]
+
+
+class ServerConfig(BaseModel):
+    """Where the platform listens, keeps its state, and the gateway's request limits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    """Gateway bind address; loopback unless told otherwise."""
+    port: Annotated[int, Field(ge=0, le=65535)] = 8787
+    admin_host: str = "127.0.0.1"
+    admin_port: Annotated[int, Field(ge=0, le=65535)] = 8788
+    data_dir: Path = Path(".edgeplane")
+    """State (SQLite), bundles and worker logs."""
+    colo: str = "local"
+    """This node's colo name, passed to workers as ``Edgeplane-Colo``."""
+    country_header: str | None = None
+    """Request header trusted for the client's country (e.g. ``cf-ipcountry`` behind Cloudflare)."""
+    client_ip_header: str | None = None
+    """Request header trusted for the client's IP (e.g. ``x-forwarded-for`` behind a load balancer)."""
+    max_header_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024
+    """Total request header bytes above which the gateway answers 431."""
+    max_body_bytes: Annotated[int, Field(ge=0)] = 100 * 1024 * 1024
+    """Request body bytes above which the gateway answers 413."""
+    keep_warm: Annotated[int, Field(ge=0, le=10)] = 1
+    """Previously fully-deployed versions per environment kept running so rollback is instant."""
+    upstream_timeout: Annotated[float, Field(gt=0)] = 60.0
+    """Seconds to wait for a worker's response headers before answering 504."""
+    workers_inherit_stdio: bool = False
+    """Send worker output to this terminal instead of per-process log files (``edgeplane dev``)."""
+    database_url: str | None = None
+    """SQLAlchemy async URL of the control-state store; default: SQLite in ``data_dir``."""
+    fallback: str | None = None
+    """``app/env`` that serves requests matching no route (``edgeplane dev`` sets it); None answers 404."""
+    expose_version_header: bool = True
+    """Add ``Edgeplane-Version`` (the serving version id) to responses."""

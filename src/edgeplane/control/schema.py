@@ -1,0 +1,104 @@
+"""Control-state tables (SQLAlchemy Core) and their ordered migrations.
+
+Why not Alembic: the schema ships inside a pip-installed package and is applied by the server at start-up,
+on SQLite and (later) PostgreSQL alike. An ordered list of migrations, each run in one transaction and
+recorded in ``edgeplane_schema``, gives the same guarantees without a migrations environment on disk.
+A migration is appended, never edited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["MIGRATIONS", "audit", "deployments", "metadata", "schema_versions", "tokens", "versions"]
+
+metadata = MetaData()
+
+schema_versions = Table(
+    "edgeplane_schema",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("app", String(63), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("tag", String(200)),
+    Column("author", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("config", JSON, nullable=False),
+    UniqueConstraint("app", "number", name="uq_versions_app_number"),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("app", String(63), nullable=False),
+    Column("env", String(63), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("splits", JSON, nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("author", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app", "env", "seq", name="uq_deployments_seq"),
+    Index("ix_deployments_app_env", "app", "env"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("scopes", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+audit = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("target", String(300), nullable=False),
+    Column("details", JSON, nullable=False),
+)
+
+
+def _initial(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[versions, deployments, tokens, audit])
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "versions, deployments, tokens, audit log", _initial),
+]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

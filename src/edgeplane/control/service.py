@@ -1,0 +1,271 @@
+"""The control plane's actions: upload, deploy, rollback — validated first, applied to the runtime, recorded.
+
+A deploy starts (or reuses) the pools of every version in the split and only then records the deployment
+and swaps the gateway's routing table, so a version that fails to start changes nothing. Pools of the last
+``keep_warm`` fully-deployed versions of each environment keep running, so rollback is a routing change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from edgeplane.config.app import AppConfig, Route
+from edgeplane.config.load import CONFIG_FILE, parse_app_config
+from edgeplane.config.server import ServerConfig
+from edgeplane.control.store import Store
+from edgeplane.control.tokens import TokenAuth
+from edgeplane.delivery.splits import Split, validate_splits
+from edgeplane.delivery.versions import resolve_version
+from edgeplane.errors import BadRequest, Conflict, EdgeplaneError, NotFound
+from edgeplane.gateway.app import Gateway
+from edgeplane.gateway.routing import DeploymentTarget, RouteTable, VersionTarget
+from edgeplane.runtime.bundles import BundleStore
+from edgeplane.runtime.pools import Runtime
+from edgeplane.runtime.supervisor import PoolKey, WorkerSpec
+
+__all__ = ["ControlPlane"]
+
+log = logging.getLogger("edgeplane.control")
+
+
+class _NoPool:
+    """Stands in for a version whose processes are not running: the gateway answers 503, not silence."""
+
+    healthy: list[Any] = []
+
+    def pick(self, exclude: Any = None) -> None:
+        return None
+
+    def mark_failed(self, endpoint: Any) -> None:
+        return None
+
+
+class ControlPlane:
+    def __init__(self, config: ServerConfig, gateway: Gateway) -> None:
+        self.config = config
+        self.data_dir = config.data_dir.resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(config.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'state.db'}")
+        self.bundles = BundleStore(self.data_dir / "bundles")
+        self.runtime = Runtime(self.data_dir / "logs")
+        self.gateway = gateway
+        self.auth = TokenAuth(self.store)
+        self._lock = asyncio.Lock()
+        self._versions: dict[str, dict[str, Any]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    async def start(self, preset_token: str | None = None) -> str | None:
+        """Open the store, create the first admin token if needed, and bring back every current deployment."""
+        await self.store.init()
+        token = await self.auth.bootstrap(self.data_dir, preset_token)
+        for deployment in await self.store.current_deployments():
+            try:
+                await self._start_pools(deployment["app"], deployment["env"], deployment["splits"])
+            except EdgeplaneError as exc:
+                log.error("cannot restore %s/%s: %s", deployment["app"], deployment["env"], exc.message)
+        await self._publish()
+        self._spawn(self._reconcile(start_previous=True))
+        return token
+
+    async def close(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await self.runtime.close()
+        await self.store.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- versions ------------------------------------------------------------------------------------------
+    async def upload(self, app: str, data: bytes, *, message: str, tag: str | None, actor: str) -> dict[str, Any]:
+        digest = self.bundles.put(data)
+        raw = self.bundles.read_file(digest, CONFIG_FILE)
+        if raw is None:
+            raise BadRequest(f"the bundle has no {CONFIG_FILE} at its top level", code="bundle_invalid")
+        where = Path(f"bundle {digest[:12]}/{CONFIG_FILE}")
+        try:
+            data_toml = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"{where}: not valid TOML: {exc}", code="config_invalid") from None
+        config = parse_app_config(data_toml, where)
+        if config.name != app:
+            raise BadRequest(f"{where}: name is {config.name!r} but the upload is for app {app!r}", code="app_mismatch")
+        if config.main and self.bundles.read_file(digest, config.main.partition(":")[0]) is None:
+            raise BadRequest(f"{where}: main = {config.main!r} is not in the bundle", code="config_invalid")
+        return await self.store.add_version(
+            app=app, digest=digest, message=message, tag=tag, author=actor, config=config.model_dump(mode="json")
+        )
+
+    async def version(self, version_id: str) -> dict[str, Any]:
+        cached = self._versions.get(version_id)
+        if cached is None:
+            cached = await self.store.get_version(version_id)
+            if cached is None:
+                raise NotFound(f"unknown version {version_id}", code="version_not_found")
+            self._versions[version_id] = cached
+        return cached
+
+    async def resolve(self, app: str, ref: str) -> dict[str, Any]:
+        return resolve_version(ref, await self.store.list_versions(app))
+
+    # -- deployments ---------------------------------------------------------------------------------------
+    async def deploy(
+        self, app: str, env: str, splits: list[Split], *, message: str, actor: str, kind: str = "deploy"
+    ) -> dict[str, Any]:
+        validate_splits(splits)
+        versions = await self.store.list_versions(app)
+        if not versions:
+            raise NotFound(f"app {app!r} has no versions; upload one first", code="app_not_found")
+        resolved = [(resolve_version(s.version, versions), s.percentage) for s in splits]
+        ids = [v["id"] for v, _ in resolved]
+        if len(set(ids)) != len(ids):
+            raise BadRequest("the same version appears twice in the split", code="invalid_split")
+        for v, _ in resolved:
+            try:
+                AppConfig.model_validate(v["config"]).environment(env)
+            except ValueError as exc:
+                raise BadRequest(f"version v{v['number']}: {exc}", code="unknown_environment") from None
+        stored = [{"version_id": v["id"], "percentage": pct} for v, pct in resolved]
+        async with self._lock:
+            self._check_routes(app, env, stored, resolved)
+            try:
+                await self._start_pools(app, env, stored)
+            except BaseException:
+                self._spawn(self._reconcile())
+                raise
+            record = await self.store.add_deployment(
+                app=app, env=env, kind=kind, splits=stored, message=message, author=actor
+            )
+            await self._publish()
+        self._spawn(self._reconcile())
+        return record
+
+    async def rollback(self, app: str, env: str, ref: str | None, *, message: str, actor: str) -> dict[str, Any]:
+        history = await self.store.list_deployments(app, env, limit=500)
+        if not history:
+            raise NotFound(f"{app} has no deployment in {env!r} to roll back", code="deployment_not_found")
+        if ref is not None:
+            target = await self.resolve(app, ref)
+        else:
+            current = history[0]["splits"]
+            current_id = current[0]["version_id"] if len(current) == 1 else None
+            previous = next(
+                (d for d in history[1:] if len(d["splits"]) == 1 and d["splits"][0]["version_id"] != current_id), None
+            )
+            if previous is None:
+                raise NotFound(f"no earlier fully-deployed version of {app} in {env!r}", code="no_rollback_target")
+            target = await self.version(previous["splits"][0]["version_id"])
+        note = message or f"rollback to v{target['number']}"
+        return await self.deploy(app, env, [Split(target["id"], 100.0)], message=note, actor=actor, kind="rollback")
+
+    async def status(self, app: str, env: str) -> dict[str, Any]:
+        history = await self.store.list_deployments(app, env, limit=1)
+        if not history:
+            raise NotFound(f"{app} has no deployment in {env!r}", code="deployment_not_found")
+        current = history[0]
+        rows = []
+        for split in current["splits"]:
+            version = await self.version(split["version_id"])
+            pool = self.runtime.pools.get((app, env, version["id"]))
+            rows.append(
+                {
+                    "version_id": version["id"], "number": version["number"], "tag": version["tag"],
+                    "percentage": split["percentage"],
+                    "pool": pool.status() if pool else {"size": 0, "healthy": 0, "processes": []},
+                }
+            )  # fmt: skip
+        served = self.gateway.stats.counts
+        requests = {f"{v}:{cls}": n for (a, e, v, cls), n in served.items() if a == app and e == env}
+        return {"deployment": current, "versions": rows, "requests": requests}
+
+    # -- applying state ------------------------------------------------------------------------------------
+    async def _spec(self, app: str, env: str, version_id: str) -> WorkerSpec:
+        version = await self.version(version_id)
+        cfg = AppConfig.model_validate(version["config"])
+        root = await asyncio.to_thread(self.bundles.unpack, version["hash"]) if cfg.main else None
+        rt = cfg.runtime
+        return WorkerSpec(
+            app=app, env=env, version_id=version_id, root=root, main=cfg.main, upstream=cfg.upstream,
+            vars=cfg.vars_for(env), pool_size=rt.pool_size, health_check_path=rt.health_check_path,
+            startup_timeout=rt.startup_timeout, inherit_stdio=self.config.workers_inherit_stdio,
+        )  # fmt: skip
+
+    async def _start_pools(self, app: str, env: str, splits: list[dict[str, Any]]) -> None:
+        specs = [await self._spec(app, env, s["version_id"]) for s in splits]
+        results = await asyncio.gather(*(self.runtime.ensure(s) for s in specs), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    def _routes_of(self, env: str, versions: list[dict[str, Any]]) -> list[Route]:
+        """Routes come from the newest version in the deployment (routes belong to the app, not a version)."""
+        newest = max(versions, key=lambda v: v["number"])
+        return AppConfig.model_validate(newest["config"]).environment(env).all_routes()
+
+    def _check_routes(self, app: str, env: str, splits: list[dict[str, Any]], resolved: list[Any]) -> None:
+        mine = {(r.wildcard_host, r.host, r.path_prefix) for r in self._routes_of(env, [v for v, _ in resolved])}
+        for (other_app, other_env), target in self.gateway.routes.table.targets.items():
+            if (other_app, other_env) == (app, env):
+                continue
+            for route in self.gateway.routes.table.routes_of(target):
+                if (route.wildcard_host, route.host, route.path_prefix) in mine:
+                    raise Conflict(
+                        f"route {route.pattern!r} is already served by {other_app}/{other_env}",
+                        code="route_conflict",
+                    )
+
+    async def _publish(self) -> None:
+        """Rebuild the routing table from current deployments and swap it in."""
+        entries: list[tuple[Route, DeploymentTarget]] = []
+        fallback = None
+        for d in await self.store.current_deployments():
+            app, env = d["app"], d["env"]
+            versions, targets = [], []
+            for split in d["splits"]:
+                version = await self.version(split["version_id"])
+                versions.append(version)
+                pool: Any = self.runtime.pools.get((app, env, version["id"])) or _NoPool()
+                base = getattr(pool, "base_path", "").encode()
+                targets.append(VersionTarget(version["id"], split["percentage"], pool, version["id"].encode(), base))
+            target = DeploymentTarget.build(app, env, d["id"], targets)
+            entries += [(route, target) for route in self._routes_of(env, versions)]
+            if self.config.fallback == f"{app}/{env}":
+                fallback = target
+        self.gateway.routes.table = RouteTable(entries, fallback)
+
+    async def _desired(self) -> tuple[set[PoolKey], set[PoolKey]]:
+        """Pools that serve traffic now, and pools of recent fully-deployed versions kept warm for rollback."""
+        live: set[PoolKey] = set()
+        warm: set[PoolKey] = set()
+        for d in await self.store.current_deployments():
+            app, env = d["app"], d["env"]
+            live |= {(app, env, s["version_id"]) for s in d["splits"]}
+            kept: list[str] = []
+            for past in (await self.store.list_deployments(app, env, limit=100))[1:]:
+                if len(kept) >= self.config.keep_warm:
+                    break
+                vid = past["splits"][0]["version_id"]
+                if len(past["splits"]) == 1 and vid not in kept and (app, env, vid) not in live:
+                    kept.append(vid)
+            warm |= {(app, env, vid) for vid in kept}
+        return live, warm
+
+    async def _reconcile(self, start_previous: bool = False) -> None:
+        """Stop pools nobody needs; optionally start the warm ones (after a restart)."""
+        async with self._lock:
+            live, warm = await self._desired()
+            for key in list(self.runtime.pools):
+                if key not in live and key not in warm:
+                    await self.runtime.stop(key)
+        if start_previous:
+            for app, env, vid in warm - set(self.runtime.pools):
+                try:
+                    await self.runtime.ensure(await self._spec(app, env, vid))
+                except EdgeplaneError as exc:
+                    log.warning("could not keep %s/%s %s warm: %s", app, env, vid[:8], exc.message)

@@ -1,0 +1,1 @@
+"""Delivery: resolving versions, validating traffic splits (strategies and rollouts come later)."""

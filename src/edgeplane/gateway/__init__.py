@@ -1,0 +1,1 @@
+"""The data plane: one ASGI app composed of ordered stages (see ``gateway/app.py``)."""

@@ -1,0 +1,1 @@
+"""Gateway stages, one module each; ``gateway/app.py`` composes them in request order."""

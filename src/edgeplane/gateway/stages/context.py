@@ -1,0 +1,49 @@
+"""Stage 1: request id, client ip, colo and country; the per-request context later stages read."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from edgeplane.gateway.types import ASGIApp, Receive, RequestContext, Scope, Send
+
+__all__ = ["Context", "ContextConfig"]
+
+
+@dataclass(frozen=True)
+class ContextConfig:
+    colo: str = "local"
+    """This node's colo name."""
+    country_header: str | None = None
+    """Trusted request header carrying the client's country code."""
+    client_ip_header: str | None = None
+    """Trusted request header carrying the client ip (first value of a comma list)."""
+
+
+class Context:
+    def __init__(self, app: ASGIApp, config: ContextConfig) -> None:
+        self.app = app
+        self.country_header = config.country_header.lower().encode() if config.country_header else None
+        self.ip_header = config.client_ip_header.lower().encode() if config.client_ip_header else None
+        self._prefix = os.urandom(4).hex()
+        self._seq = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self._seq += 1
+        headers = dict(scope["headers"])
+        ctx = RequestContext(f"{self._prefix}{self._seq:010x}".encode(), headers, time.perf_counter())
+        forwarded = headers.get(self.ip_header) if self.ip_header else None
+        if forwarded:
+            ctx.client_ip = forwarded.split(b",", 1)[0].strip()
+        elif scope.get("client"):
+            ctx.client_ip = scope["client"][0].encode()
+        if self.country_header:
+            ctx.country = headers.get(self.country_header, b"")
+        host = headers.get(b"host", b"")
+        ctx.host = host.decode("latin-1").split(":", 1)[0].lower() if host else ""
+        scope["edgeplane"] = ctx
+        await self.app(scope, receive, send)

@@ -1,0 +1,97 @@
+"""Stage 2 (and the last word on the way back): status, latency and bytes of every request.
+
+This issue keeps in-memory counters per (app, env, version, status class) and calls registered observers;
+the analytics, metrics and delivery-judge issues extend it through ``GatewayStats.observers``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from edgeplane.gateway.types import ASGIApp, Message, Receive, RequestContext, Scope, Send
+
+__all__ = ["GatewayStats", "Observe", "RequestRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    request_id: str
+    app: str
+    env: str
+    version_id: str
+    method: str
+    path: str
+    status: int
+    latency_ms: float
+    bytes_out: int
+    client_ip: str
+    country: str
+
+
+@dataclass
+class GatewayStats:
+    """Request counts by (app, env, version, status class) plus observer callbacks."""
+
+    counts: defaultdict[tuple[str, str, str, str], int] = field(default_factory=lambda: defaultdict(int))
+    observers: list[Callable[[RequestRecord], None]] = field(default_factory=list)
+
+
+class Observe:
+    def __init__(self, app: ASGIApp, stats: GatewayStats, *, expose_version: bool = True) -> None:
+        self.app = app
+        self.stats = stats
+        self.expose_version = expose_version
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ctx: RequestContext = scope["edgeplane"]
+        sent = 0
+        expose = self.expose_version
+
+        async def observed_send(message: Message) -> None:
+            nonlocal sent
+            if message["type"] == "http.response.start":
+                ctx.status = message["status"]
+                headers = list(message.get("headers", ()))
+                headers.append((b"edgeplane-request-id", ctx.request_id))
+                if expose and ctx.version is not None:
+                    headers.append((b"edgeplane-version", ctx.version.id_header))
+                message["headers"] = headers
+            else:
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            self._record(scope, ctx, sent)
+
+    def _record(self, scope: Scope, ctx: RequestContext, sent: int) -> None:
+        target, version = ctx.target, ctx.version
+        app = target.app if target else ""
+        env = target.env if target else ""
+        vid = version.version_id if version else ""
+        status = ctx.status or 499
+        self.stats.counts[(app, env, vid, f"{status // 100}xx")] += 1
+        if not self.stats.observers:
+            return
+        record = RequestRecord(
+            request_id=ctx.request_id.decode(),
+            app=app,
+            env=env,
+            version_id=vid,
+            method=scope["method"],
+            path=scope["path"],
+            status=status,
+            latency_ms=(time.perf_counter() - ctx.start) * 1000,
+            bytes_out=sent,
+            client_ip=ctx.client_ip.decode("latin-1"),
+            country=ctx.country.decode("latin-1"),
+        )
+        for observer in self.stats.observers:
+            observer(record)

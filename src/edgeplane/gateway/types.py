@@ -1,0 +1,41 @@
+"""ASGI type aliases and the per-request context the stages share."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+__all__ = ["ASGIApp", "Message", "Receive", "RequestContext", "Scope", "Send"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class RequestContext:
+    """What earlier stages learned about a request, for later stages (``scope["edgeplane"]``)."""
+
+    __slots__ = (
+        "client_ip",
+        "country",
+        "headers",
+        "host",
+        "request_id",
+        "start",
+        "status",
+        "target",
+        "version",
+    )
+
+    def __init__(self, request_id: bytes, headers: dict[bytes, bytes], start: float) -> None:
+        self.request_id = request_id
+        self.headers = headers
+        self.start = start
+        self.client_ip = b""
+        self.country = b""
+        self.host = ""
+        self.target: Any = None
+        self.version: Any = None
+        self.status = 0

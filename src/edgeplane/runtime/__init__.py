@@ -1,0 +1,1 @@
+"""Worker runtime: bundles, supervised worker process pools, and the in-worker helper."""

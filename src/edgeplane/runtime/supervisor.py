@@ -1,0 +1,280 @@
+"""Supervised pools of worker processes, one pool per live (app, environment, version).
+
+A pool starts ``pool_size`` processes, each serving the version's ASGI app on its own Unix socket, and only
+reports ready once every process passed its health check. A process that dies is taken out of rotation at
+once and restarted with exponential backoff. A version whose processes fail to start raises WorkerStartError
+carrying their output, and leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgeplane.errors import WorkerStartError
+from edgeplane.gateway.proxy import Endpoint, UpstreamError
+
+__all__ = ["PoolKey", "WorkerPool", "WorkerSpec"]
+
+log = logging.getLogger("edgeplane.runtime")
+
+PoolKey = tuple[str, str, str]  # (app, env, version_id)
+BACKOFF_START = 0.1
+BACKOFF_MAX = 10.0
+STABLE_AFTER = 30.0
+STOP_GRACE = 10.0
+STDERR_TAIL = 4000
+_socket_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything needed to run one version in one environment."""
+
+    app: str
+    env: str
+    version_id: str
+    root: Path | None
+    main: str | None
+    upstream: str | None = None
+    vars: dict[str, Any] = field(default_factory=dict)
+    pool_size: int = 2
+    health_check_path: str | None = None
+    startup_timeout: float = 30.0
+    inherit_stdio: bool = False
+
+    @property
+    def key(self) -> PoolKey:
+        return (self.app, self.env, self.version_id)
+
+
+async def probe(endpoint: Endpoint, path: str, timeout: float = 2.0) -> int:
+    """GET ``path`` on a fresh connection; returns the status (raises UpstreamError/TimeoutError)."""
+    conn = await endpoint.connect()
+    try:
+        conn.start(f"GET {path} HTTP/1.1\r\nhost: edgeplane-health\r\n\r\n".encode(), b"", head_only=False)
+        await conn.response_head(timeout)
+        return conn.status
+    finally:
+        conn.close()
+
+
+class WorkerProcess:
+    """One OS process of a pool, with its socket endpoint and restart bookkeeping."""
+
+    def __init__(self, pool: WorkerPool, index: int) -> None:
+        self.pool = pool
+        self.index = index
+        self.proc: asyncio.subprocess.Process | None = None
+        self.endpoint: Endpoint | None = None
+        self.healthy = False
+        self.restarts = 0
+        self.started_at = 0.0
+        self.log_offset = 0
+        self.watcher: asyncio.Task[None] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        spec = self.pool.spec
+        return self.pool.logs_dir / f"{spec.app}-{spec.env}-{spec.version_id[:8]}-{self.index}.log"
+
+    async def spawn(self) -> None:
+        spec = self.pool.spec
+        assert spec.root is not None and spec.main is not None
+        sock = str(self.pool.run_dir / f"w{next(_socket_ids)}.sock")
+        payload = {"root": str(spec.root), "main": spec.main, "socket": sock, "vars": spec.vars}
+        env = {**os.environ, "EDGEPLANE_WORKER_SPEC": json.dumps(payload), "PYTHONUNBUFFERED": "1"}
+        env.pop("EDGEPLANE_ADMIN_TOKEN", None)
+        self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        out: Any = None
+        if not spec.inherit_stdio:
+            out = self.log_path.open("ab")
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "edgeplane.runtime.worker_main",
+                env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT if out else None,
+            )  # fmt: skip
+        finally:
+            if out is not None:
+                out.close()
+        self.endpoint = Endpoint(unix_path=sock)
+        self.started_at = time.monotonic()
+
+    def output_tail(self) -> str:
+        if self.pool.spec.inherit_stdio or not self.log_path.exists():
+            return "(output went to the terminal)"
+        with self.log_path.open("rb") as fh:
+            fh.seek(max(self.log_offset, self.log_path.stat().st_size - STDERR_TAIL))
+            return fh.read().decode("utf-8", "replace")
+
+    async def wait_healthy(self, timeout: float) -> None:
+        """Poll the readiness probe (then the app's health path) until it passes, the process exits or time runs out."""
+        assert self.proc is not None and self.endpoint is not None
+        deadline = time.monotonic() + timeout
+        path = "/__edgeplane/ready"
+        while True:
+            if self.proc.returncode is not None:
+                raise WorkerStartError(
+                    f"worker process {self.index} of version {self.pool.spec.version_id} exited with status "
+                    f"{self.proc.returncode} during start-up",
+                    stderr=self.output_tail(),
+                )
+            status = await self._try(path)
+            if status is not None and status < 500:
+                if path == self.pool.spec.health_check_path or not self.pool.spec.health_check_path:
+                    self.healthy = True
+                    return
+                path = self.pool.spec.health_check_path
+                continue
+            if time.monotonic() > deadline:
+                detail = f"its health check {path} answered {status}" if status else "it never became ready"
+                raise WorkerStartError(
+                    f"worker process {self.index} of version {self.pool.spec.version_id}: {detail} "
+                    f"within {timeout:.0f}s",
+                    stderr=self.output_tail(),
+                )
+            await asyncio.sleep(0.05)
+
+    async def _try(self, path: str) -> int | None:
+        assert self.endpoint is not None
+        try:
+            return await probe(self.endpoint, path)
+        except (UpstreamError, TimeoutError):
+            return None
+
+    async def watch(self) -> None:
+        """Restart the process whenever it dies, with exponential backoff, until the pool stops."""
+        backoff = BACKOFF_START
+        while True:
+            assert self.proc is not None
+            code = await self.proc.wait()
+            self.healthy = False
+            self.pool.refresh()
+            if self.pool.stopping:
+                return
+            ran = time.monotonic() - self.started_at
+            backoff = BACKOFF_START if ran > STABLE_AFTER else min(backoff * 2, BACKOFF_MAX)
+            log.warning(
+                "worker %s[%d] exited with %s after %.1fs; restarting in %.1fs: %s",
+                self.pool.spec.version_id[:8], self.index, code, ran, backoff, self.output_tail()[-500:],
+            )  # fmt: skip
+            await asyncio.sleep(backoff)
+            if self.pool.stopping:
+                return
+            self.restarts += 1
+            await self._respawn()
+
+    async def _respawn(self) -> None:
+        if self.endpoint is not None:
+            self.endpoint.close()
+        await self.spawn()
+        try:
+            await self.wait_healthy(self.pool.spec.startup_timeout)
+        except WorkerStartError as exc:
+            log.error("worker %s[%d] failed to restart: %s", self.pool.spec.version_id[:8], self.index, exc.message)
+            if self.proc is not None and self.proc.returncode is None:
+                self.proc.kill()
+            return
+        self.pool.refresh()
+
+    async def stop(self) -> None:
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), STOP_GRACE)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+
+class WorkerPool:
+    """The running processes of one version in one environment."""
+
+    def __init__(self, spec: WorkerSpec, run_dir: Path, logs_dir: Path) -> None:
+        self.spec = spec
+        self.run_dir = run_dir
+        self.logs_dir = logs_dir
+        self.processes = [WorkerProcess(self, i) for i in range(spec.pool_size)]
+        self.healthy: list[Endpoint] = []
+        self.stopping = False
+        self._rr = 0
+
+    def refresh(self) -> None:
+        """Rebuild the rotation from the processes that are healthy and alive."""
+        self.healthy = [
+            p.endpoint
+            for p in self.processes
+            if p.healthy and p.endpoint is not None and p.proc is not None and p.proc.returncode is None
+        ]
+
+    def pick(self, exclude: Endpoint | None = None) -> Endpoint | None:
+        """Round-robin over healthy processes, skipping ``exclude`` (a process that just failed)."""
+        healthy = self.healthy
+        n = len(healthy)
+        for _ in range(n):
+            self._rr = (self._rr + 1) % n
+            endpoint = healthy[self._rr]
+            if endpoint is not exclude:
+                return endpoint
+        return None
+
+    def mark_failed(self, endpoint: Endpoint) -> None:
+        """Take a process out of rotation after a connection failure (its watcher decides what next)."""
+        for p in self.processes:
+            if p.endpoint is endpoint and p.proc is not None and p.proc.returncode is not None:
+                p.healthy = False
+        self.refresh()
+
+    async def start(self) -> None:
+        """Start every process and wait until all are healthy; on failure stop them and raise."""
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for p in self.processes:
+                await p.spawn()
+            await asyncio.gather(*(p.wait_healthy(self.spec.startup_timeout) for p in self.processes))
+        except BaseException:
+            await self.stop()
+            raise
+        for p in self.processes:
+            p.watcher = asyncio.create_task(p.watch(), name=f"watch-{self.spec.version_id[:8]}-{p.index}")
+        self.refresh()
+
+    async def stop(self) -> None:
+        self.stopping = True
+        self.healthy = []
+        await asyncio.gather(*(p.stop() for p in self.processes))
+        for p in self.processes:
+            if p.watcher is not None:
+                p.watcher.cancel()
+            if p.endpoint is not None:
+                p.endpoint.close()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "size": len(self.processes),
+            "healthy": len(self.healthy),
+            "processes": [
+                {
+                    "index": p.index,
+                    "pid": p.proc.pid if p.proc else None,
+                    "healthy": p.healthy,
+                    "restarts": p.restarts,
+                    "log": str(p.log_path),
+                }
+                for p in self.processes
+            ],
+        }

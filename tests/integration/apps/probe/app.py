@@ -1,0 +1,85 @@
+"""A test worker: tells which process/version/env served, and can crash on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from starlette.routing import Route
+
+from edgeplane.worker import ctx_of, env_of, info_of
+
+AFTER: list[str] = []
+
+
+async def whoami(request: Request) -> JSONResponse:
+    info = info_of(request)
+    env = env_of(request)
+    return JSONResponse(
+        {
+            "pid": os.getpid(),
+            "version": info.version_id,
+            "env": info.environment,
+            "label": env.get("LABEL"),
+            "vars": dict(env),
+            "request_id": info.request_id,
+            "client_ip": info.client_ip,
+            "colo": info.colo,
+            "country": info.country,
+            "path": request.url.path,
+            "query": request.url.query,
+            "host": request.headers.get("host"),
+            "after": list(AFTER),
+        }
+    )
+
+
+async def crash_if(request: Request) -> JSONResponse:
+    if os.getpid() == int(request.path_params["pid"]):
+        os._exit(1)
+    return JSONResponse({"pid": os.getpid()})
+
+
+async def echo(request: Request) -> JSONResponse:
+    body = await request.body()
+    return JSONResponse({"length": len(body), "head": body[:16].decode("latin-1")})
+
+
+async def later(request: Request) -> JSONResponse:
+    async def work() -> None:
+        await asyncio.sleep(0.05)
+        AFTER.append(request.query_params.get("tag", "x"))
+
+    ctx_of(request).wait_until(work())
+    return JSONResponse({"scheduled": True})
+
+
+async def big(request: Request) -> StreamingResponse:
+    size = int(request.query_params.get("mb", "8"))
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        block = b"x" * (1024 * 1024)
+        for _ in range(size):
+            yield block
+
+    return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+
+async def health(_: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+app = Starlette(
+    routes=[
+        Route("/whoami", whoami),
+        Route("/api/{rest:path}", whoami),
+        Route("/crash-if/{pid}", crash_if, methods=["GET", "POST"]),
+        Route("/echo", echo, methods=["POST", "PUT"]),
+        Route("/later", later),
+        Route("/big", big),
+        Route("/health", health),
+    ]
+)
