@@ -66,6 +66,9 @@ class RunningPlatform:
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.proc is not None
+        for client in (getattr(self, "gateway", None), getattr(self, "admin", None)):
+            if client is not None:
+                client.close()
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
