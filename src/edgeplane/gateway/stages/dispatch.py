@@ -105,7 +105,7 @@ class Dispatch:
                     conn = await endpoint.connect()
                 else:
                     conn, reused = await endpoint.acquire()
-                conn.start(head, body, head_only=head_only)
+                conn.start(head, b"" if streamed else body, head_only=head_only)
                 if streamed:
                     await self._stream_body(conn, ctx, body, receive)
                 await conn.response_head(self.timeout)

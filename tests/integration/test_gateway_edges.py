@@ -1,0 +1,171 @@
+"""Request limits, streaming both ways, upstream workers (blue/green between two external services)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.integration.harness import RunningPlatform, make_app
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    root = tmp_path_factory.mktemp("edges")
+    (root / "edgeplane.toml").write_text(
+        textwrap.dedent("""
+        name = "settings-only"
+        main = "unused.py"
+        [server]
+        max_header_bytes = 4096
+        max_body_bytes = 1048576
+        country_header = "cf-ipcountry"
+        colo = "ams"
+        """)
+    )
+    p = RunningPlatform(root).start()
+    project = make_app(p.root, "probe")
+    assert p.cli("versions", "upload", project=project).returncode == 0
+    assert p.cli("deploy", "v1", "--app", "probe").returncode == 0
+    yield p
+    p.stop()
+
+
+def test_server_settings_come_from_edgeplane_toml(platform: RunningPlatform) -> None:
+    body = platform.get("/whoami", headers={"cf-ipcountry": "NL"}).json()
+    assert body["country"] == "NL" and body["colo"] == "ams"
+
+
+def test_oversized_headers_get_431(platform: RunningPlatform) -> None:
+    r = platform.get("/whoami", headers={"x-big": "a" * 5000})
+    assert r.status_code == 431 and r.json()["error"]["code"] == "headers_too_large"
+
+
+def test_oversized_declared_body_gets_413_before_reaching_the_worker(platform: RunningPlatform) -> None:
+    r = platform.gateway.post("/echo", content=b"x" * (1024 * 1024 + 1), headers={"host": "localhost"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+
+
+def test_oversized_chunked_body_gets_413(platform: RunningPlatform) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(20):
+            yield b"y" * 100_000
+
+    r = platform.gateway.post("/echo", content=chunks(), headers={"host": "localhost"})
+    assert r.status_code == 413
+
+
+def test_streamed_request_and_response_bodies(platform: RunningPlatform) -> None:
+    def chunks() -> Iterator[bytes]:
+        for i in range(8):
+            yield bytes([65 + i]) * 50_000
+
+    r = platform.gateway.post("/echo", content=chunks(), headers={"host": "localhost"})
+    assert r.status_code == 200 and r.json() == {"length": 400_000, "head": "A" * 16}
+    with platform.gateway.stream("GET", "/big?mb=32", headers={"host": "localhost"}) as response:
+        total = sum(len(chunk) for chunk in response.iter_bytes())
+    assert total == 32 * 1024 * 1024
+
+
+def test_head_and_keepalive_reuse(platform: RunningPlatform) -> None:
+    for _ in range(3):
+        head = platform.gateway.head("/whoami", headers={"host": "localhost"})
+        assert head.status_code == 200 and head.content == b""
+        assert platform.get("/whoami").status_code == 200
+
+
+def test_malformed_http_is_rejected_without_killing_the_gateway(platform: RunningPlatform) -> None:
+    with socket.create_connection(("127.0.0.1", platform.port), timeout=5) as s:
+        s.sendall(b"GARBAGE\x00 / HTTP/9\r\n\r\n")
+        reply = s.recv(1024)
+    assert reply.startswith(b"HTTP/1.1 400")
+    assert platform.get("/whoami").status_code == 200
+
+
+def test_client_cannot_forge_gateway_headers(platform: RunningPlatform) -> None:
+    body = platform.get("/whoami", headers={"edgeplane-client-ip": "1.2.3.4", "edgeplane-env": "admin"}).json()
+    assert body["client_ip"] == "127.0.0.1" and body["env"] == "production"
+
+
+UPSTREAM = textwrap.dedent("""
+    import sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    NAME = sys.argv[2]
+
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def do_GET(self):
+            body = f"{NAME} {self.path}".encode()
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        def log_message(self, *args):
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+""")
+
+
+@pytest.fixture
+def upstreams(tmp_path: Path) -> Iterator[dict[str, int]]:
+    script = tmp_path / "upstream.py"
+    script.write_text(UPSTREAM)
+    ports = {"blue": free_port(), "green": free_port()}
+    procs = [subprocess.Popen([sys.executable, str(script), str(port), name]) for name, port in ports.items()]
+    for port in ports.values():
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+    yield ports
+    for proc in procs:
+        proc.terminate()
+        proc.wait()
+
+
+def _upstream_app(root: Path, name: str, port: int, base: str = "") -> Path:
+    project = root / f"svc-{name}"
+    project.mkdir()
+    (project / "edgeplane.toml").write_text(
+        f'name = "svc"\nupstream = "http://127.0.0.1:{port}{base}"\n'
+        f'[env.production]\nroutes = ["svc.localhost/*"]\n'
+    )
+    return project
+
+
+def test_blue_green_between_two_upstream_services(platform: RunningPlatform, upstreams: dict[str, int]) -> None:
+    blue = _upstream_app(platform.root, "blue", upstreams["blue"], base="/base")
+    green = _upstream_app(platform.root, "green", upstreams["green"])
+    assert platform.cli("versions", "upload", project=blue).returncode == 0
+    assert platform.cli("versions", "upload", project=green).returncode == 0
+    assert platform.cli("deploy", "v1", "--app", "svc").returncode == 0
+    assert platform.get("/hello?q=1", host="svc.localhost").text == "blue /base/hello?q=1"
+    assert platform.cli("deploy", "v1@0", "v2@100", "--app", "svc").returncode == 0
+    assert platform.get("/hello", host="svc.localhost").text == "green /hello"
+    v1 = platform.cli_json("versions", "view", "v1", "--app", "svc")["id"]
+    preview = platform.get("/x", host="svc.localhost", headers={"edgeplane-version-override": v1})
+    assert preview.text == "blue /base/x"  # a 0% version is reachable by override only
+    assert platform.cli("rollback", "v1", "--app", "svc").returncode == 0
+    assert platform.get("/hello", host="svc.localhost").text == "blue /base/hello"
+
+
+def test_unreachable_upstream_fails_to_deploy(platform: RunningPlatform) -> None:
+    dead = _upstream_app(platform.root, "dead", free_port())
+    text = (dead / "edgeplane.toml").read_text().replace('name = "svc"', 'name = "dead"')
+    (dead / "edgeplane.toml").write_text(text.replace("svc.localhost", "dead.localhost") + "[runtime]\nstartup_timeout = 1\n")
+    assert platform.cli("versions", "upload", project=dead).returncode == 0
+    result = platform.cli("deploy", "v1", "--app", "dead")
+    assert result.returncode == 1 and "worker_start_failed" in result.stderr and "not healthy" in result.stderr
