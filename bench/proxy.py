@@ -242,6 +242,7 @@ def main() -> None:
         sys.exit(f"missing {', '.join(missing)} on PATH: run `make bench-deps` (installs nginx-light, wrk)")
     if (os.cpu_count() or 1) < 2:
         print("warning: fewer than 2 CPUs; proxy and load generator share a core", file=sys.stderr)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally below on `kill`
 
     bench = Bench()
@@ -306,4 +307,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("interrupted; all benchmark processes stopped")

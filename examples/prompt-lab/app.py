@@ -123,7 +123,10 @@ async def user_preferences(request: Request, response: Response) -> dict[str, ob
     if not user:
         raise HTTPException(status_code=401, detail="send X-User-Id")
     response.headers["cache-control"] = "private, no-store"
-    return {"user": user, "preferences": PREFERENCES.get(user, {"theme": "light", "default_template": "summarize"})}
+    return {
+        "user": user,
+        "preferences": PREFERENCES.get(user, {"theme": "light", "default_template": "summarize"}),
+    }
 
 
 @app.get("/admin/stats")

@@ -79,11 +79,23 @@ class RunningPlatform:
         return self.proc.returncode
 
     # -- helpers -------------------------------------------------------------------------------------------
-    def cli(self, *args: str, project: Path | None = None, token: str | None = None) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "edgeplane", "--admin-url", self.admin_url, "--token", token or self.token]
+    def cli(
+        self, *args: str, project: Path | None = None, token: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [
+            sys.executable,
+            "-m",
+            "edgeplane",
+            "--admin-url",
+            self.admin_url,
+            "--token",
+            token or self.token,
+        ]
         if project is not None:
             cmd += ["--dir", str(project)]
-        return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [*cmd, *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False
+        )
 
     def cli_json(self, *args: str, project: Path | None = None) -> Any:
         result = self.cli("--json", *args, project=project)

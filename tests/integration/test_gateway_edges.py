@@ -140,8 +140,7 @@ def _upstream_app(root: Path, name: str, port: int, base: str = "") -> Path:
     project = root / f"svc-{name}"
     project.mkdir()
     (project / "edgeplane.toml").write_text(
-        f'name = "svc"\nupstream = "http://127.0.0.1:{port}{base}"\n'
-        f'[env.production]\nroutes = ["svc.localhost/*"]\n'
+        f'name = "svc"\nupstream = "http://127.0.0.1:{port}{base}"\n[env.production]\nroutes = ["svc.localhost/*"]\n'
     )
     return project
 
@@ -165,7 +164,9 @@ def test_blue_green_between_two_upstream_services(platform: RunningPlatform, ups
 def test_unreachable_upstream_fails_to_deploy(platform: RunningPlatform) -> None:
     dead = _upstream_app(platform.root, "dead", free_port())
     text = (dead / "edgeplane.toml").read_text().replace('name = "svc"', 'name = "dead"')
-    (dead / "edgeplane.toml").write_text(text.replace("svc.localhost", "dead.localhost") + "[runtime]\nstartup_timeout = 1\n")
+    (dead / "edgeplane.toml").write_text(
+        text.replace("svc.localhost", "dead.localhost") + "[runtime]\nstartup_timeout = 1\n"
+    )
     assert platform.cli("versions", "upload", project=dead).returncode == 0
     result = platform.cli("deploy", "v1", "--app", "dead")
     assert result.returncode == 1 and "worker_start_failed" in result.stderr and "not healthy" in result.stderr

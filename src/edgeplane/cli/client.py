@@ -71,9 +71,9 @@ class AdminClient:
             body = {"error": {"code": "bad_response", "message": response.text[:200]}}
         if response.status_code >= 400:
             err = body.get("error", {}) if isinstance(body, dict) else {}
-            exc = EdgeplaneError(err.get("message", response.text[:200]), code=err.get("code", "error"))
-            exc.details = err.get("details") or {}
-            raise exc
+            error = EdgeplaneError(err.get("message", response.text[:200]), code=err.get("code", "error"))
+            error.details = err.get("details") or {}
+            raise error
         return body
 
     def get(self, path: str, **params: Any) -> Any:
@@ -87,11 +87,11 @@ def current_client() -> AdminClient:
     """The client for the running command (options come from the root group)."""
     import click
 
-    return AdminClient(click.get_current_context().find_object(ClientOptions))
+    return AdminClient(click.get_current_context().ensure_object(ClientOptions))
 
 
 def current_project() -> Path:
     import click
 
-    options: ClientOptions = click.get_current_context().find_object(ClientOptions)
+    options = click.get_current_context().ensure_object(ClientOptions)
     return options.project

@@ -39,12 +39,18 @@ def deploy(splits: tuple[str, ...], env: str, app: str | None, message: str) -> 
     parsed = [parse_split(s) for s in splits] or [parse_split("latest")]
     validate_splits(parsed)
     name = _app(app)
-    body = {"env": env, "message": message, "splits": [{"version": s.version, "percentage": s.percentage} for s in parsed]}
+    body = {
+        "env": env,
+        "message": message,
+        "splits": [{"version": s.version, "percentage": s.percentage} for s in parsed],
+    }
     with console.status(f"starting workers and deploying to {env}…"):
         record = current_client().post(f"/v1/apps/{name}/deployments", json=body)
     if emit(record):
         return
-    console.print(f"deployed {name} to [bold]{env}[/]: {_describe(record, _numbers(name))}  (deployment {record['id'][:8]})")
+    console.print(
+        f"deployed {name} to [bold]{env}[/]: {_describe(record, _numbers(name))}  (deployment {record['id'][:8]})"
+    )
 
 
 @click.command()

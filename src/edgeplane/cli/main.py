@@ -20,7 +20,11 @@ __all__ = ["cli", "main"]
 @click.option("--admin-url", envvar="EDGEPLANE_ADMIN_URL", help="Admin API URL (default from edgeplane.toml or :8788).")
 @click.option("--token", envvar="EDGEPLANE_TOKEN", help="Admin API token (default: .edgeplane/admin.token).")
 @click.option(
-    "--dir", "project", type=click.Path(path_type=Path), default=".", help="Project directory (default: current)."
+    "--dir",
+    "project",
+    type=click.Path(path_type=Path),
+    default=".",
+    help="Project directory (default: current).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.pass_context

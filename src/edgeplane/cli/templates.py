@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["FILES"]
 
-EDGEPLANE_TOML = '''\
+EDGEPLANE_TOML = """\
 name = "{name}"
 main = "app.py"
 compatibility_date = "{today}"
@@ -25,7 +25,7 @@ routes = ["staging.localhost/*"]
 
 [env.production]
 routes = ["localhost/*", "127.0.0.1/*"]
-'''
+"""
 
 APP_PY = '''\
 """A minimal edgeplane worker: any ASGI app works; this one is FastAPI."""

@@ -33,7 +33,10 @@ def upload(directory: Path | None, message: str, tag: str | None) -> None:
     if tag:
         params["tag"] = tag
     version = current_client().post(
-        f"/v1/apps/{config.name}/versions", content=data, headers={"content-type": "application/gzip"}, params=params
+        f"/v1/apps/{config.name}/versions",
+        content=data,
+        headers={"content-type": "application/gzip"},
+        params=params,
     )
     if emit(version):
         return

@@ -66,6 +66,12 @@ def _routes(value: object) -> object:
     return value
 
 
+def _check_patterns(value: list[str] | str | None) -> list[str] | str | None:
+    for pattern in [value] if isinstance(value, str) else value or []:
+        parse_route(pattern)
+    return value
+
+
 class EnvConfig(_Strict):
     """One ``[env.NAME]`` table: its routes and vars (vars override the top-level ``[vars]`` per key)."""
 
@@ -74,13 +80,7 @@ class EnvConfig(_Strict):
     vars: dict[str, str | int | float | bool] = {}
 
     _norm_routes = field_validator("routes", mode="before")(_routes)
-
-    @field_validator("routes")
-    @classmethod
-    def _check_routes(cls, routes: list[str]) -> list[str]:
-        for pattern in routes:
-            parse_route(pattern)
-        return routes
+    _valid_routes = field_validator("routes", "route")(_check_patterns)
 
     def all_routes(self) -> list[Route]:
         patterns = [*self.routes, *([self.route] if self.route else [])]
@@ -105,6 +105,7 @@ class AppConfig(_Strict):
     """Platform settings for ``edgeplane serve``/``dev``; validated separately as ServerConfig."""
 
     _norm_routes = field_validator("routes", mode="before")(_routes)
+    _valid_routes = field_validator("routes", "route")(_check_patterns)
 
     @field_validator("compatibility_date")
     @classmethod
@@ -150,4 +151,3 @@ class AppConfig(_Strict):
 
     def env_names(self) -> list[str]:
         return sorted({*STANDARD_ENVS, *self.env})
-

@@ -99,7 +99,12 @@ class ControlPlane:
         if config.main and self.bundles.read_file(digest, config.main.partition(":")[0]) is None:
             raise BadRequest(f"{where}: main = {config.main!r} is not in the bundle", code="config_invalid")
         return await self.store.add_version(
-            app=app, digest=digest, message=message, tag=tag, author=actor, config=config.model_dump(mode="json")
+            app=app,
+            digest=digest,
+            message=message,
+            tag=tag,
+            author=actor,
+            config=config.model_dump(mode="json"),
         )
 
     async def version(self, version_id: str) -> dict[str, Any]:
@@ -156,7 +161,8 @@ class ControlPlane:
             current = history[0]["splits"]
             current_id = current[0]["version_id"] if len(current) == 1 else None
             previous = next(
-                (d for d in history[1:] if len(d["splits"]) == 1 and d["splits"][0]["version_id"] != current_id), None
+                (d for d in history[1:] if len(d["splits"]) == 1 and d["splits"][0]["version_id"] != current_id),
+                None,
             )
             if previous is None:
                 raise NotFound(f"no earlier fully-deployed version of {app} in {env!r}", code="no_rollback_target")

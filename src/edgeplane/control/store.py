@@ -15,17 +15,27 @@ from typing import Any
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from edgeplane.control.schema import MIGRATIONS, audit, deployments, metadata, now, schema_versions, tokens, versions
+from edgeplane.control.schema import (
+    MIGRATIONS,
+    audit,
+    deployments,
+    metadata,
+    now,
+    schema_versions,
+    tokens,
+    versions,
+)
 
 __all__ = ["Store"]
 
 
+def _row_dict(values: dict[str, Any]) -> dict[str, Any]:
+    """A row as the API shows it: datetimes as ISO 8601 strings."""
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+
+
 def _row(row: Any) -> dict[str, Any]:
-    out = dict(row._mapping)
-    for key, value in out.items():
-        if isinstance(value, datetime):
-            out[key] = value.isoformat()
-    return out
+    return _row_dict(dict(row._mapping))
 
 
 class Store:
@@ -55,7 +65,9 @@ class Store:
         async with self.engine.begin() as conn:
             yield conn
 
-    async def _audit(self, conn: AsyncConnection, actor: str, action: str, target: str, details: dict[str, Any]) -> None:
+    async def _audit(
+        self, conn: AsyncConnection, actor: str, action: str, target: str, details: dict[str, Any]
+    ) -> None:
         await conn.execute(insert(audit).values(at=now(), actor=actor, action=action, target=target, details=details))
 
     # -- versions ------------------------------------------------------------------------------------------
@@ -64,13 +76,14 @@ class Store:
     ) -> dict[str, Any]:
         async with self._tx() as conn:
             number = (await conn.execute(select(func.max(versions.c.number)).where(versions.c.app == app))).scalar()
-            values = {
-                "id": str(uuid.uuid4()), "app": app, "number": (number or 0) + 1, "hash": digest,
+            version_id = str(uuid.uuid4())
+            values: dict[str, Any] = {
+                "id": version_id, "app": app, "number": (number or 0) + 1, "hash": digest,
                 "message": message, "tag": tag, "author": author, "created_at": now(), "config": config,
             }  # fmt: skip
             await conn.execute(insert(versions).values(**values))
-            await self._audit(conn, author, "version.upload", f"{app}/{values['id']}", {"hash": digest, "tag": tag})
-        return await self.get_version(values["id"])  # type: ignore[return-value]
+            await self._audit(conn, author, "version.upload", f"{app}/{version_id}", {"hash": digest, "tag": tag})
+        return _row_dict(values)
 
     async def get_version(self, version_id: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
@@ -93,13 +106,13 @@ class Store:
         async with self._tx() as conn:
             where = (deployments.c.app == app) & (deployments.c.env == env)
             seq = (await conn.execute(select(func.max(deployments.c.seq)).where(where))).scalar()
-            values = {
+            values: dict[str, Any] = {
                 "id": str(uuid.uuid4()), "seq": (seq or 0) + 1, "app": app, "env": env, "kind": kind,
                 "splits": splits, "message": message, "author": author, "created_at": now(),
             }  # fmt: skip
             await conn.execute(insert(deployments).values(**values))
             await self._audit(conn, author, f"deployment.{kind}", f"{app}/{env}", {"splits": splits})
-        return {**values, "created_at": values["created_at"].isoformat()}
+        return _row_dict(values)
 
     async def list_deployments(self, app: str, env: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         query = select(deployments).where(deployments.c.app == app)
@@ -118,18 +131,27 @@ class Store:
         )
         query = select(deployments).join(
             latest,
-            (deployments.c.app == latest.c.app) & (deployments.c.env == latest.c.env) & (deployments.c.seq == latest.c.seq),
+            (deployments.c.app == latest.c.app)
+            & (deployments.c.env == latest.c.env)
+            & (deployments.c.seq == latest.c.seq),
         )
         async with self.engine.connect() as conn:
             return [_row(r) for r in await conn.execute(query)]
 
     # -- tokens --------------------------------------------------------------------------------------------
     async def add_token(self, *, name: str, digest: str, scopes: list[str], actor: str) -> dict[str, Any]:
-        values = {"id": str(uuid.uuid4()), "name": name, "hash": digest, "scopes": scopes, "created_at": now()}
+        token_id = str(uuid.uuid4())
+        values: dict[str, Any] = {
+            "id": token_id,
+            "name": name,
+            "hash": digest,
+            "scopes": scopes,
+            "created_at": now(),
+        }
         async with self._tx() as conn:
             await conn.execute(insert(tokens).values(**values))
-            await self._audit(conn, actor, "token.create", values["id"], {"name": name, "scopes": scopes})
-        return {k: v for k, v in values.items() if k != "hash"} | {"created_at": values["created_at"].isoformat()}  # type: ignore[union-attr]
+            await self._audit(conn, actor, "token.create", token_id, {"name": name, "scopes": scopes})
+        return _row_dict({k: v for k, v in values.items() if k != "hash"})
 
     async def token_by_hash(self, digest: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:

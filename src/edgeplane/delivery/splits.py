@@ -40,7 +40,9 @@ def validate_splits(splits: list[Split]) -> None:
         if not s.version:
             raise BadRequest("a split is missing its version (use REF@PCT)", code="invalid_split")
         if not math.isfinite(s.percentage) or not 0 <= s.percentage <= 100:
-            raise BadRequest(f"{s.version}@{s.percentage:g}: percentage must be between 0 and 100", code="invalid_split")
+            raise BadRequest(
+                f"{s.version}@{s.percentage:g}: percentage must be between 0 and 100", code="invalid_split"
+            )
         if abs(round(s.percentage, 2) - s.percentage) > 1e-9:
             raise BadRequest(f"{s.version}@{s.percentage}: at most two decimals", code="invalid_split")
     total = sum(s.percentage for s in splits)

@@ -205,7 +205,7 @@ class Endpoint:
             if self.unix_path is not None:
                 _, proto = await self.loop.create_unix_connection(factory, self.unix_path)
             else:
-                _, proto = await self.loop.create_connection(factory, self.host, self.port)
+                _, proto = await self.loop.create_connection(factory, self.host or "127.0.0.1", self.port or 80)
         except OSError as exc:
             raise UpstreamError(f"cannot connect to {self}: {exc.strerror or exc}", received=False) from exc
         conn: UpstreamConnection = proto

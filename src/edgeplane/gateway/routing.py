@@ -78,7 +78,9 @@ class RouteTable:
     """Host/path patterns to deployments; exact hosts by dict lookup, then wildcard hosts, longest first."""
 
     def __init__(
-        self, entries: list[tuple[Route, DeploymentTarget]] | None = None, fallback: DeploymentTarget | None = None
+        self,
+        entries: list[tuple[Route, DeploymentTarget]] | None = None,
+        fallback: DeploymentTarget | None = None,
     ) -> None:
         self.fallback = fallback
         self.exact: dict[str, list[tuple[str, DeploymentTarget]]] = {}

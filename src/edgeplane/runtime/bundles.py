@@ -20,7 +20,16 @@ from edgeplane.errors import BadRequest
 
 __all__ = ["BundleStore", "pack_directory"]
 
-IGNORED_DIRS = {".git", ".edgeplane", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache", ".ruff_cache"}
+IGNORED_DIRS = {
+    ".git",
+    ".edgeplane",
+    "__pycache__",
+    ".venv",
+    "venv",
+    "node_modules",
+    ".mypy_cache",
+    ".ruff_cache",
+}
 IGNORED_SUFFIXES = (".pyc", ".pyo", ".sock")
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 
@@ -61,7 +70,9 @@ def _safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
     for m in members:
         name = Path(m.name)
         if name.is_absolute() or ".." in name.parts or not (m.isfile() or m.isdir()):
-            raise BadRequest(f"bundle entry {m.name!r} is not allowed (absolute, '..' or a link)", code="bundle_invalid")
+            raise BadRequest(
+                f"bundle entry {m.name!r} is not allowed (absolute, '..' or a link)", code="bundle_invalid"
+            )
     return members
 
 

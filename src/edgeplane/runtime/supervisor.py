@@ -102,7 +102,8 @@ class WorkerProcess:
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "edgeplane.runtime.worker_main",
-                env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT if out else None,
+                env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out,
+                stderr=asyncio.subprocess.STDOUT if out else None,
             )  # fmt: skip
         finally:
             if out is not None:

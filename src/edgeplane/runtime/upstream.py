@@ -41,7 +41,8 @@ class UpstreamPool:
                 self.last_error = str(exc)
             if time.monotonic() > deadline:
                 raise WorkerStartError(
-                    f"upstream {self.spec.upstream} for version {self.spec.version_id} is not healthy: {self.last_error}",
+                    f"upstream {self.spec.upstream} for version {self.spec.version_id} "
+                    f"is not healthy: {self.last_error}",
                     stderr="",
                 )
             await asyncio.sleep(0.1)

@@ -29,7 +29,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 READY_PATH = "/__edgeplane/ready"
 EXIT_IMPORT_ERROR = 3
-DRAIN_SECONDS = 30.0
+DRAIN_SECONDS = 30
 
 
 class WorkerApp:

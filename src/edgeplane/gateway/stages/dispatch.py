@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from edgeplane.gateway.proxy import Endpoint, UpstreamConnection, UpstreamError
 from edgeplane.gateway.responses import send_error
 from edgeplane.gateway.stages.limits import BodyTooLarge
-from edgeplane.gateway.types import ASGIApp, Receive, RequestContext, Scope, Send
+from edgeplane.gateway.types import ASGIApp, Message, Receive, RequestContext, Scope, Send
 
 __all__ = ["Dispatch", "DispatchConfig"]
 
@@ -60,13 +61,20 @@ class Dispatch:
             return
         await self._respond(conn, endpoint, send)
 
-    def _request_head(self, scope: Scope, ctx: RequestContext, first: dict[str, object]) -> tuple[bytes, bytes, bool]:
-        body: bytes = first.get("body", b"")  # type: ignore[assignment]
+    def _request_head(self, scope: Scope, ctx: RequestContext, first: Message) -> tuple[bytes, bytes, bool]:
+        body: bytes = first.get("body", b"")
         streamed = bool(first.get("more_body"))
         target = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string")
         base = ctx.version.base_path
-        parts = [scope["method"].encode(), b" ", base, target, b"?" + query if query else b"", b" HTTP/1.1\r\n"]
+        parts = [
+            scope["method"].encode(),
+            b" ",
+            base,
+            target,
+            b"?" + query if query else b"",
+            b" HTTP/1.1\r\n",
+        ]
         for name, value in scope["headers"]:
             if name in REQUEST_DROP or name.startswith(b"edgeplane-"):
                 continue
@@ -113,22 +121,28 @@ class Dispatch:
             except UpstreamError as exc:
                 if conn is not None:
                     conn.close()
-                if exc.received or not retryable:
-                    raise _Failed(502, "worker_failed", f"worker failed: {exc}") from None
-                if reused and not fresh:
-                    fresh = True  # a kept-alive connection the peer had closed: try a new one
-                    continue
-                if moved:
-                    raise _Failed(502, "worker_failed", f"worker failed: {exc}") from None
-                pool.mark_failed(endpoint)
-                other = pool.pick(exclude=endpoint)
-                if other is None:
-                    raise _Failed(502, "worker_failed", f"worker failed and no other is healthy: {exc}") from None
-                endpoint, moved, fresh = other, True, False
+                endpoint, fresh, moved = self._retry_plan(exc, retryable, reused, moved, pool, endpoint)
             except TimeoutError:
                 if conn is not None:
                     conn.close()
                 raise _Failed(504, "worker_timeout", f"worker did not answer within {self.timeout:g}s") from None
+
+    @staticmethod
+    def _retry_plan(
+        exc: UpstreamError, retryable: bool, stale: bool, moved: bool, pool: Any, endpoint: Endpoint
+    ) -> tuple[Endpoint, bool, bool]:
+        """Where to retry a request that failed before any response byte: (endpoint, fresh, moved), or 502."""
+        if exc.received or not retryable:
+            raise _Failed(502, "worker_failed", f"worker failed: {exc}")
+        if stale:
+            return endpoint, True, moved  # a kept-alive connection the peer had closed: try a new one
+        if moved:
+            raise _Failed(502, "worker_failed", f"worker failed: {exc}")
+        pool.mark_failed(endpoint)
+        other = pool.pick(exclude=endpoint)
+        if other is None:
+            raise _Failed(502, "worker_failed", f"worker failed and no other is healthy: {exc}")
+        return other, False, True
 
     async def _stream_body(self, conn: UpstreamConnection, ctx: RequestContext, first: bytes, receive: Receive) -> None:
         chunked = ctx.headers.get(b"content-length") is None

@@ -6,7 +6,7 @@ from edgeplane.gateway.responses import send_error
 from edgeplane.gateway.routing import RouteTable
 from edgeplane.gateway.types import ASGIApp, Receive, RequestContext, Scope, Send
 
-__all__ = ["OVERRIDE_HEADER", "RouteHolder", "Router", "VERSION_KEY_HEADER"]
+__all__ = ["OVERRIDE_HEADER", "VERSION_KEY_HEADER", "RouteHolder", "Router"]
 
 OVERRIDE_HEADER = b"edgeplane-version-override"
 VERSION_KEY_HEADER = b"edgeplane-version-key"

@@ -1,0 +1,1 @@
+"""Admin API routers, one module per command group; ``control/api.py`` assembles them."""
