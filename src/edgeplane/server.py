@@ -126,6 +126,8 @@ def run(
     """Run until SIGINT/SIGTERM; ``on_ready`` is called once the platform serves."""
     import uvloop
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
     async def main() -> None:
         platform = Platform(config)
         loop = asyncio.get_running_loop()

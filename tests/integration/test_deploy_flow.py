@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -172,3 +176,50 @@ def test_upload_of_missing_directory_is_a_clear_error(platform: RunningPlatform,
     result = platform.cli("versions", "upload", str(tmp_path / "nope"))
     assert result.returncode == 1
     assert "edgeplane.toml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_preview_environments_get_their_own_host(platform: RunningPlatform, versions: dict) -> None:
+    assert platform.cli("deploy", "two", "--env", "preview-pr-7", "--app", "probe").returncode == 0
+    preview = platform.get("/whoami", host="preview-pr-7.probe.localhost").json()
+    assert preview["version"] == versions["two"]["id"] and preview["env"] == "preview-pr-7"
+
+
+def test_rollback_is_not_held_up_by_a_slow_deploy(platform: RunningPlatform, versions: dict) -> None:
+    slow = make_app(platform.root, "app-slow", label="slow")
+    app_py = slow / "app.py"
+    app_py.write_text(app_py.read_text() + "\nimport time\n\ntime.sleep(4)  # a slow import\n")
+    slow_version = platform.cli_json("versions", "upload", "-m", "slow start", project=slow)
+    assert platform.cli("deploy", "one", "--app", "probe").returncode == 0
+    assert platform.cli("deploy", "two", "--app", "probe").returncode == 0
+    with ThreadPoolExecutor(1) as pool:
+        deploying = pool.submit(platform.cli, "deploy", f"v{slow_version['number']}", "--app", "probe")
+        time.sleep(0.5)  # the slow version is starting its processes now
+        started = time.perf_counter()
+        response = platform.admin.post("/v1/apps/probe/rollback", json={"env": "production"})
+        assert response.status_code == 201, response.text
+        while platform.served_by() != versions["one"]["id"]:
+            assert time.perf_counter() - started < 1.0
+        assert time.perf_counter() - started < 1.0
+        assert not deploying.done(), "the slow deploy should still be starting its workers"
+        assert deploying.result().returncode == 0
+    assert platform.served_by() == slow_version["id"]  # the deploy that finished last wins, as recorded
+
+
+def test_cli_finds_the_token_of_the_platform_started_in_the_current_directory(platform: RunningPlatform) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "edgeplane", "--admin-url", platform.admin_url, "--dir", str(platform.root / "app-one"),
+         "versions", "list"],
+        cwd=platform.root, capture_output=True, text=True, check=False,
+        env={k: v for k, v in os.environ.items() if k != "EDGEPLANE_TOKEN"} | {"EDGEPLANE_TOKEN": ""},
+    )  # fmt: skip
+    assert result.returncode == 1 and "no admin token" in result.stderr
+    (platform.root / ".edgeplane").mkdir(exist_ok=True)
+    (platform.root / ".edgeplane" / "admin.token").write_text(platform.token + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "edgeplane", "--admin-url", platform.admin_url, "--dir", str(platform.root / "app-one"),
+         "versions", "list"],
+        cwd=platform.root, capture_output=True, text=True, check=False,
+        env={k: v for k, v in os.environ.items() if k != "EDGEPLANE_TOKEN"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "label one" in result.stdout

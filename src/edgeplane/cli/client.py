@@ -39,14 +39,18 @@ class AdminClient:
         server = _server_table(options.project)
         default = f"http://{server.get('admin_host', '127.0.0.1')}:{server.get('admin_port', 8788)}"
         self.base_url = (options.admin_url or os.environ.get("EDGEPLANE_ADMIN_URL") or default).rstrip("/")
-        data_dir = options.project / str(server.get("data_dir", ".edgeplane"))
-        self.token = options.token or os.environ.get("EDGEPLANE_TOKEN") or self._token_file(data_dir)
+        data_dirs = [options.project / str(server.get("data_dir", ".edgeplane")), Path(".edgeplane")]
+        self.token = options.token or os.environ.get("EDGEPLANE_TOKEN") or self._token_file(data_dirs)
         self.http = httpx.Client(base_url=self.base_url, timeout=120.0)
 
     @staticmethod
-    def _token_file(data_dir: Path) -> str | None:
-        path = data_dir / TOKEN_FILE
-        return path.read_text().strip() if path.is_file() else None
+    def _token_file(data_dirs: list[Path]) -> str | None:
+        """The token written at first start: the project's data dir, then ./.edgeplane (where `make up` runs)."""
+        for data_dir in data_dirs:
+            path = data_dir / TOKEN_FILE
+            if path.is_file():
+                return path.read_text().strip()
+        return None
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         if not self.token:

@@ -138,11 +138,14 @@ class AppConfig(_Strict):
         return self
 
     def environment(self, name: str) -> EnvConfig:
-        """The named environment; standard names exist even when not declared (with top-level routes)."""
+        """The named environment. Standard names exist undeclared (with the top-level routes); an undeclared
+        ``preview-*`` environment is served at ``<env>.<app>.localhost``."""
         if name in self.env:
             return self.env[name]
-        if name in STANDARD_ENVS or name.startswith("preview"):
+        if name in STANDARD_ENVS:
             return EnvConfig(routes=self.routes, route=self.route)
+        if re.fullmatch(r"preview-[a-z0-9-]+", name):
+            return EnvConfig(routes=[f"{name}.{self.name}.localhost/*"])
         known = sorted({*STANDARD_ENVS, *self.env})
         raise ValueError(f"unknown environment {name!r}; declare [env.{name}] or use one of {known}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class ControlPlane:
         self.gateway = gateway
         self.auth = TokenAuth(self.store)
         self._lock = asyncio.Lock()
+        self._pinned: Counter[PoolKey] = Counter()
         self._versions: dict[str, dict[str, Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -137,18 +139,20 @@ class ControlPlane:
             except ValueError as exc:
                 raise BadRequest(f"version v{v['number']}: {exc}", code="unknown_environment") from None
         stored = [{"version_id": v["id"], "percentage": pct} for v, pct in resolved]
-        async with self._lock:
-            self._check_routes(app, env, stored, resolved)
-            try:
-                await self._start_pools(app, env, stored)
-            except BaseException:
-                self._spawn(self._reconcile())
-                raise
-            record = await self.store.add_deployment(
-                app=app, env=env, kind=kind, splits=stored, message=message, author=actor
-            )
-            await self._publish()
-        self._spawn(self._reconcile())
+        self._check_routes(app, env, resolved)
+        keys = [(app, env, s["version_id"]) for s in stored]
+        self._pinned.update(keys)  # starting pools are not reconciled away; no lock held while they start
+        try:
+            await self._start_pools(app, env, stored)
+            async with self._lock:
+                self._check_routes(app, env, resolved)
+                record = await self.store.add_deployment(
+                    app=app, env=env, kind=kind, splits=stored, message=message, author=actor
+                )
+                await self._publish()
+        finally:
+            self._pinned.subtract(keys)
+            self._spawn(self._reconcile())
         return record
 
     async def rollback(self, app: str, env: str, ref: str | None, *, message: str, actor: str) -> dict[str, Any]:
@@ -214,7 +218,7 @@ class ControlPlane:
         newest = max(versions, key=lambda v: v["number"])
         return AppConfig.model_validate(newest["config"]).environment(env).all_routes()
 
-    def _check_routes(self, app: str, env: str, splits: list[dict[str, Any]], resolved: list[Any]) -> None:
+    def _check_routes(self, app: str, env: str, resolved: list[Any]) -> None:
         mine = {(r.wildcard_host, r.host, r.path_prefix) for r in self._routes_of(env, [v for v, _ in resolved])}
         for (other_app, other_env), target in self.gateway.routes.table.targets.items():
             if (other_app, other_env) == (app, env):
@@ -267,7 +271,7 @@ class ControlPlane:
         async with self._lock:
             live, warm = await self._desired()
             for key in list(self.runtime.pools):
-                if key not in live and key not in warm:
+                if key not in live and key not in warm and self._pinned[key] <= 0:
                     await self.runtime.stop(key)
         if start_previous:
             for app, env, vid in warm - set(self.runtime.pools):
