@@ -116,7 +116,7 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            sys.exit(f"{proc.args} exited with {proc.returncode}:\n{log.read_text(errors='replace')[-2000:]}")
+            sys.exit(f"{proc.args!r} exited with {proc.returncode}:\n{log.read_text(errors='replace')[-2000:]}")
         try:
             if httpx.get(url, timeout=1.0).status_code == 200:
                 return
@@ -183,20 +183,21 @@ def cli(admin: str, token: str, app_dir: Path, *args: str) -> str:
     return done.stdout
 
 
-def rollback_latency(admin: str, token: str, port: int, iterations: int) -> list[float]:
-    """Milliseconds from issuing the rollback to the first gateway response from the target version."""
-    samples: list[float] = []
+def rollback_latency(admin: str, token: str, port: int, iterations: int) -> list[tuple[float, float]]:
+    """(ms until the first gateway response from the target version, ms the rollback POST took)."""
+    samples: list[tuple[float, float]] = []
     auth = {"authorization": f"Bearer {token}"}
     with httpx.Client(timeout=10.0) as client:
         for _ in range(iterations):
             t0 = time.perf_counter()
             r = client.post(f"{admin}/v1/apps/bench/rollback", json={"env": "production"}, headers=auth)
             r.raise_for_status()
+            post_ms = (time.perf_counter() - t0) * 1000
             target = r.json()["splits"][0]["version_id"]
             while client.get(f"http://127.0.0.1:{port}/").headers.get("edgeplane-version") != target:
                 if time.perf_counter() - t0 > 10:
                     sys.exit(f"rollback to {target} not served after 10 s")
-            samples.append((time.perf_counter() - t0) * 1000)
+            samples.append(((time.perf_counter() - t0) * 1000, post_ms))
             time.sleep(0.3)  # let the post-deploy reconcile settle: measure rollbacks, not a burst
     return samples
 
@@ -226,9 +227,7 @@ def median_row(rounds: list[Round], proxy: str) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds per proxy (default 3)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (default 10)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
@@ -237,11 +236,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.duration = 1, 3.0
+    if min(args.rounds, args.rollbacks, args.connections) < 1 or args.duration <= 0:
+        parser.error("--rounds, --rollbacks, --connections and --duration must be positive")
     missing = [tool for tool in ("nginx", "wrk", "taskset") if shutil.which(tool) is None]
     if missing:
         sys.exit(f"missing {', '.join(missing)} on PATH: run `make bench-deps` (installs nginx-light, wrk)")
     if (os.cpu_count() or 1) < 2:
         print("warning: fewer than 2 CPUs; proxy and load generator share a core", file=sys.stderr)
+    if (load := os.getloadavg()[0]) > 0.5:
+        print(f"warning: load average {load:.2f} before start; other work skews the numbers", file=sys.stderr)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally below on `kill`
 
@@ -290,7 +293,10 @@ def main() -> None:
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"proxy-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    summary = {"nginx": nginx, "edgeplane": edge, "rollback_ms": rollbacks, "args": vars(args)}
+    summary = {
+        "nginx": nginx, "edgeplane": edge, "args": vars(args), "loadavg_at_start": load,
+        "rollback_ms": [total for total, _ in rollbacks], "rollback_post_ms": [post for _, post in rollbacks],
+    }  # fmt: skip
     path.write_text(json.dumps({**summary, "rounds": [asdict(r) for r in rounds]}, indent=2))
     print(f"results: {path.relative_to(ROOT)}\n")
 
@@ -299,7 +305,7 @@ def main() -> None:
         f"CPU/req x{edge['cpu_us_per_req'] / nginx['cpu_us_per_req']:.1f}"
     )
     print(f"edgeplane gateway CPU per proxied request: {edge['cpu_us_per_req']:.0f} µs (target ≤ 100 µs)")
-    med, worst = statistics.median(rollbacks), max(rollbacks)
+    med, worst = statistics.median(t for t, _ in rollbacks), max(t for t, _ in rollbacks)
     print(
         f"rollback latency (command → first request on target): median {med:.1f} ms,"
         f" max {worst:.1f} ms over {len(rollbacks)}"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 import tomllib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
