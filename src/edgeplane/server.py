@@ -63,12 +63,22 @@ class Platform:
         self.gateway = Gateway(config)
         self.control = ControlPlane(config, self.gateway)
         self.servers: list[_Server] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.stopping = False
+        self.first_token: str | None = None
 
-    async def start(self, preset_token: str | None = None) -> str | None:
+    async def start(
+        self, preset_token: str | None = None, deploy: Path | None = None, env: str = "production"
+    ) -> str | None:
+        """Bind, restore state, deploy ``deploy`` (if given), and only then serve: never half-configured."""
         gw_sock = bind_socket(self.config.host, self.config.port, "gateway")
         admin_sock = bind_socket(self.config.admin_host, self.config.admin_port, "admin API")
         self.sockets = [gw_sock, admin_sock]
-        token = await self.control.start(preset_token)
+        token = self.first_token = await self.control.start(preset_token)
+        if deploy is not None:
+            await self.deploy_directory(deploy, env)
+        if self.stopping:
+            return token
         common: dict[str, Any] = {"lifespan": "off", "log_level": "warning", "access_log": False}
         gw = uvicorn.Config(
             self.gateway, http="httptools", loop="none", timeout_keep_alive=75, server_header=False,
@@ -107,6 +117,7 @@ class Platform:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def request_stop(self) -> None:
+        self.stopping = True
         for server in self.servers:
             server.should_exit = True
 
@@ -134,9 +145,14 @@ def run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, platform.request_stop)
         try:
-            token = await platform.start(os.environ.get("EDGEPLANE_ADMIN_TOKEN"))
-            if deploy is not None:
-                await platform.deploy_directory(deploy, env)
+            try:
+                token = await platform.start(os.environ.get("EDGEPLANE_ADMIN_TOKEN"), deploy, env)
+            except EdgeplaneError:
+                if platform.first_token:  # shown once: do not lose it because the first deploy failed
+                    print(f"admin token (shown once, stored hashed): {platform.first_token}")
+                raise
+            if platform.stopping:
+                return
             if on_ready is not None:
                 result = on_ready(platform, token)
                 if asyncio.iscoroutine(result):

@@ -1,0 +1,62 @@
+"""The example app (what `make up` deploys) answers every documented route through the platform."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import RunningPlatform
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "prompt-lab"
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    p = RunningPlatform(tmp_path_factory.mktemp("example"), extra_args=["--deploy", str(EXAMPLE)]).start()
+    yield p
+    p.stop()
+
+
+def test_prompt_lab_routes(platform: RunningPlatform) -> None:
+    deadline_ok = platform.get("/health")
+    assert deadline_ok.status_code == 200 and deadline_ok.json() == {"status": "ok"}
+    templates = platform.get("/api/prompts/templates")
+    assert templates.json()["count"] == 3 and templates.headers["cache-control"] == "public, max-age=60"
+    assert platform.get("/api/prompts/templates?category=analysis").json()["count"] == 1
+    assert platform.get("/api/prompts/templates/classify").json()["id"] == "classify"
+    assert platform.get("/api/prompts/templates/nope").status_code == 404
+    good = platform.gateway.post(
+        "/api/evaluate",
+        json={"prompt": "Summarize the following text in 3 sentences, e.g. as bullet points: " + "word " * 20},
+        headers={"host": "127.0.0.1"},
+    ).json()
+    weak = platform.gateway.post("/api/evaluate", json={"prompt": "hi"}, headers={"host": "127.0.0.1"}).json()
+    assert good["score"] > weak["score"] and good["model"] == "heuristic-v1"
+    bad = platform.gateway.post("/api/evaluate", json={"prompt": ""}, headers={"host": "127.0.0.1"})
+    assert bad.status_code == 422
+    assert platform.get("/api/llm/providers/meta").json()["default"] == "openai"
+    assert platform.get("/api/user/preferences").status_code == 401
+    prefs = platform.get("/api/user/preferences", headers={"x-user-id": "u1"})
+    assert prefs.json()["user"] == "u1" and prefs.headers["cache-control"] == "private, no-store"
+    assert platform.get("/admin/stats").json()["env"] == "production"
+
+
+def test_serve_deploy_is_idempotent_across_restarts(platform: RunningPlatform) -> None:
+    first = platform.cli_json("deployments", "list", "--app", "prompt-lab")
+    platform.stop()
+    platform.start()
+    assert platform.get("/health").status_code == 200
+    assert platform.cli_json("deployments", "list", "--app", "prompt-lab") == first
+
+
+def test_serve_refuses_to_start_half_configured(tmp_path: Path) -> None:
+    broken = Path(__file__).parent / "apps" / "broken"
+    p = RunningPlatform(tmp_path, extra_args=["--deploy", str(broken)])
+    with pytest.raises(RuntimeError, match="platform exited"):
+        p.start()
+    assert p.proc is not None and p.proc.returncode == 1
+    log = p.log()
+    assert "error [worker_start_failed]" in log and "RuntimeError: boom" in log
+    assert "admin token (shown once, stored hashed): ep_" in log  # not lost with the failed first start

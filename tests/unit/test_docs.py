@@ -1,0 +1,48 @@
+"""Docs are part of the product: every setting and command must be documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+
+from edgeplane.cli.main import cli
+from edgeplane.config import AppConfig, EnvConfig, RuntimeConfig, ServerConfig
+
+DOCS = Path(__file__).parents[2] / "docs"
+
+
+def test_every_server_setting_is_documented() -> None:
+    text = (DOCS / "configuration.md").read_text()
+    missing = [name for name in ServerConfig.model_fields if f"| `{name}` |" not in text]
+    assert missing == []
+
+
+@pytest.mark.parametrize(("model", "prefix"), [(AppConfig, ""), (RuntimeConfig, "runtime."), (EnvConfig, "env.NAME.")])
+def test_every_app_key_is_documented(model: type, prefix: str) -> None:
+    text = (DOCS / "configuration.md").read_text()
+    missing = [name for name in model.model_fields if f"`{prefix}{name}`" not in text]
+    assert missing == []
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[str]:
+    out = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            out += _commands(command, f"{prefix}{name} ")
+        else:
+            out.append(f"{prefix}{name}")
+    return out
+
+
+def test_every_cli_command_is_documented() -> None:
+    text = (DOCS / "cli.md").read_text()
+    commands = _commands(cli)
+    assert len(commands) >= 14
+    assert [c for c in commands if f"edgeplane {c}" not in text] == []
+
+
+def test_readme_starts_with_the_two_setup_commands() -> None:
+    head = (DOCS.parent / "README.md").read_text().splitlines()[:6]
+    assert any(line.startswith("make up") for line in head) and any(line.startswith("make test") for line in head)
