@@ -25,6 +25,7 @@ from edgeplane.control.service import ControlPlane
 from edgeplane.delivery.splits import Split
 from edgeplane.errors import ConfigError, EdgeplaneError
 from edgeplane.gateway.app import Gateway
+from edgeplane.gctune import freeze_startup_heap
 from edgeplane.runtime.bundles import pack_directory
 
 __all__ = ["Platform", "bind_socket", "run"]
@@ -81,7 +82,7 @@ class Platform:
             return token
         common: dict[str, Any] = {"lifespan": "off", "log_level": "warning", "access_log": False}
         gw = uvicorn.Config(
-            self.gateway, http="httptools", loop="none", timeout_keep_alive=75, server_header=False,
+            self.gateway.app, http="httptools", ws="none", loop="none", timeout_keep_alive=75, server_header=False,
             proxy_headers=False,  # the client ip comes only from the socket or the configured trusted header
             **common,
         )  # fmt: skip
@@ -153,6 +154,7 @@ def run(
                 raise
             if platform.stopping:
                 return
+            freeze_startup_heap()
             if on_ready is not None:
                 result = on_ready(platform, token)
                 if asyncio.iscoroutine(result):

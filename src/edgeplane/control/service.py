@@ -242,7 +242,9 @@ class ControlPlane:
                 versions.append(version)
                 pool: Any = self.runtime.pools.get((app, env, version["id"])) or _NoPool()
                 base = getattr(pool, "base_path", "").encode()
-                targets.append(VersionTarget(version["id"], split["percentage"], pool, version["id"].encode(), base))
+                vid = version["id"].encode()
+                public = vid if self.config.expose_version_header else b""
+                targets.append(VersionTarget(version["id"], split["percentage"], pool, vid, base, public))
             target = DeploymentTarget.build(app, env, d["id"], targets)
             entries += [(route, target) for route in self._routes_of(env, versions)]
             if self.config.fallback == f"{app}/{env}":

@@ -31,7 +31,11 @@ class VersionTarget:
     percentage: float
     pool: Any  # runtime Pool (WorkerPool | UpstreamPool); Any keeps gateway free of a runtime import cycle
     id_header: bytes = b""
+    """The version id as sent to the worker (``Edgeplane-Version`` request header)."""
     base_path: bytes = b""
+    """Path prefix of an upstream URL, prepended to every request path."""
+    public_id: bytes = b""
+    """The ``Edgeplane-Version`` response header value; empty when ``expose_version_header`` is off."""
 
 
 @dataclass(frozen=True, eq=False)

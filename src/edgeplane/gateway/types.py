@@ -18,6 +18,7 @@ class RequestContext:
     """What earlier stages learned about a request, for later stages (``scope["edgeplane"]``)."""
 
     __slots__ = (
+        "bytes_out",
         "client_ip",
         "country",
         "headers",
@@ -39,3 +40,11 @@ class RequestContext:
         self.target: Any = None
         self.version: Any = None
         self.status = 0
+        self.bytes_out = 0
+
+    def response_headers(self) -> list[tuple[bytes, bytes]]:
+        """The headers the gateway adds to every response it sends."""
+        headers = [(b"edgeplane-request-id", self.request_id)]
+        if self.version is not None and self.version.public_id:
+            headers.append((b"edgeplane-version", self.version.public_id))
+        return headers

@@ -111,6 +111,9 @@ def main() -> None:
         os._exit(EXIT_IMPORT_ERROR)
     import uvicorn
 
+    from edgeplane.gctune import freeze_startup_heap
+
+    freeze_startup_heap()
     wrapped = WorkerApp(app, Env(spec.get("vars", {})))
     config = uvicorn.Config(
         wrapped,

@@ -30,9 +30,6 @@ class Context:
         self._seq = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
         self._seq += 1
         headers = dict(scope["headers"])
         ctx = RequestContext(f"{self._prefix}{self._seq:010x}".encode(), headers, time.perf_counter())

@@ -54,12 +54,12 @@ class Dispatch:
             head, body, streamed = self._request_head(scope, ctx, first)
             conn, endpoint = await self._exchange(scope, ctx, head, body, streamed, receive)
         except _Failed as exc:
-            await send_error(send, exc.status, exc.code, exc.message)
+            await send_error(send, exc.status, exc.code, exc.message, ctx)
             return
         except BodyTooLarge as exc:
-            await send_error(send, 413, "body_too_large", str(exc))
+            await send_error(send, 413, "body_too_large", str(exc), ctx)
             return
-        await self._respond(conn, endpoint, send)
+        await self._respond(conn, endpoint, send, ctx)
 
     def _request_head(self, scope: Scope, ctx: RequestContext, first: Message) -> tuple[bytes, bytes, bool]:
         body: bytes = first.get("body", b"")
@@ -160,13 +160,16 @@ class Dispatch:
         if chunked:
             await conn.write(b"0\r\n\r\n")
 
-    async def _respond(self, conn: UpstreamConnection, endpoint: Endpoint, send: Send) -> None:
+    async def _respond(self, conn: UpstreamConnection, endpoint: Endpoint, send: Send, ctx: RequestContext) -> None:
         headers = [(k, v) for k, v in conn.headers if k not in RESPONSE_DROP]
+        headers += ctx.response_headers()
+        ctx.status = conn.status
         ok = False
         try:
             await send({"type": "http.response.start", "status": conn.status, "headers": headers})
             while True:
                 data, more = await conn.read()
+                ctx.bytes_out += len(data)
                 await send({"type": "http.response.body", "body": data, "more_body": more})
                 if not more:
                     break

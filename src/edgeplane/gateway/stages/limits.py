@@ -29,27 +29,25 @@ class Limits:
         self.max_body = config.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+        ctx: RequestContext = scope["edgeplane"]
         size = 0
         for name, value in scope["headers"]:
             size += len(name) + len(value) + 4
         if size > self.max_header:
-            await send_error(send, 431, "headers_too_large", f"request headers exceed {self.max_header} bytes")
+            await send_error(send, 431, "headers_too_large", f"request headers exceed {self.max_header} bytes", ctx)
             return
-        ctx: RequestContext = scope["edgeplane"]
         length = ctx.headers.get(b"content-length")
         if length is not None:
             if not length.isdigit():
-                await send_error(send, 400, "bad_content_length", "Content-Length must be a decimal integer")
+                await send_error(send, 400, "bad_content_length", "Content-Length must be a decimal integer", ctx)
                 return
             if int(length) > self.max_body:
-                await send_error(send, 413, "body_too_large", f"request body exceeds {self.max_body} bytes")
+                await send_error(send, 413, "body_too_large", f"request body exceeds {self.max_body} bytes", ctx)
                 return
-            await self.app(scope, receive, send)
-            return
-        await self.app(scope, self._counting(receive), send)
+        elif b"transfer-encoding" in ctx.headers:
+            # Only a chunked body has no declared length; count it as it streams (no body: no wrapper).
+            receive = self._counting(receive)
+        await self.app(scope, receive, send)
 
     def _counting(self, receive: Receive) -> Receive:
         seen = 0

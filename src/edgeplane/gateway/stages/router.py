@@ -25,13 +25,10 @@ class Router:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
         ctx: RequestContext = scope["edgeplane"]
         target = self.routes.table.match(ctx.host, scope["path"])
         if target is None:
-            await send_error(send, 404, "no_route", f"no deployment serves {ctx.host}{scope['path']}")
+            await send_error(send, 404, "no_route", f"no deployment serves {ctx.host}{scope['path']}", ctx)
             return
         ctx.target = target
         ctx.version = target.choose(ctx.headers.get(OVERRIDE_HEADER), ctx.headers.get(VERSION_KEY_HEADER))
