@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
 import re
 import time
 from pathlib import Path
@@ -45,15 +46,25 @@ def init(directory: Path, name: str | None) -> None:
     console.print(f"next: cd {directory} && edgeplane dev")
 
 
-async def _watch(platform: Platform, root: Path, env: str) -> None:
+async def _watch(platform: Platform, root: Path, env: str, deployed_hash: str) -> None:
+    """Redeploy when the project's bundle changes. The watcher compares bundle hashes, so edits made before it
+    was ready (and edits that change nothing) are handled too."""
     from watchfiles import DefaultFilter, awatch
 
     app = load_app_config(root).name
-    async for _changes in awatch(root, watch_filter=DefaultFilter(ignore_dirs=(".edgeplane", "__pycache__", ".git"))):
+    last, checked = deployed_hash, False
+    ignore = DefaultFilter(ignore_dirs=(".edgeplane", "__pycache__", ".git"))
+    async for changes in awatch(root, watch_filter=ignore, yield_on_timeout=True, rust_timeout=500):
+        if not changes and checked:
+            continue
+        checked = True
         started = time.perf_counter()
         try:
             load_app_config(root)
             data = await asyncio.to_thread(pack_directory, root)
+            if hashlib.sha256(data).hexdigest() == last:
+                continue
+            last = hashlib.sha256(data).hexdigest()
             version = await platform.control.upload(app, data, message="dev reload", tag=None, actor="dev")
             await platform.control.deploy(app, env, [Split(version["id"], 100)], message="dev reload", actor="dev")
         except EdgeplaneError as exc:
@@ -82,7 +93,9 @@ def dev(env: str, port: int | None, admin_port: int | None) -> None:
     async def ready(platform: Platform, token: str | None) -> None:
         banner(config, token, platform)
         console.print(f"  watching {root} for changes")
-        platform.control._spawn(_watch(platform, root, env))
+        current = await platform.control.status(app, env)
+        serving = await platform.control.version(current["versions"][0]["version_id"])
+        platform.control.spawn(_watch(platform, root, env, serving["hash"]))
 
     run(config, deploy=root, env=env, on_ready=ready)
 

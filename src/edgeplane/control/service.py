@@ -70,7 +70,7 @@ class ControlPlane:
             except EdgeplaneError as exc:
                 log.error("cannot restore %s/%s: %s", deployment["app"], deployment["env"], exc.message)
         await self._publish()
-        self._spawn(self._reconcile(start_previous=True))
+        self.spawn(self._reconcile(start_previous=True))
         return token
 
     async def close(self) -> None:
@@ -79,7 +79,7 @@ class ControlPlane:
         await self.runtime.close()
         await self.store.close()
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -152,7 +152,7 @@ class ControlPlane:
                 await self._publish()
         finally:
             self._pinned.subtract(keys)
-            self._spawn(self._reconcile())
+            self.spawn(self._reconcile())
         return record
 
     async def rollback(self, app: str, env: str, ref: str | None, *, message: str, actor: str) -> dict[str, Any]:

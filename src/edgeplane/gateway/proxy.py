@@ -2,8 +2,9 @@
 
 Why not httpx or aiohttp: the issue that introduced this measured ~225 µs of CPU per request for a plain
 uvicorn + aiohttp proxy and found httpx slower still under concurrency; bench/proxy.py measures this client
-(with the whole gateway) against NGINX. This client is an ``asyncio.Protocol`` fed straight into httptools' C parser; a small response that arrives
-in one read is handed over with no extra task, queue or copy. Large bodies stream with back-pressure.
+(with the whole gateway) against NGINX. This client is an ``asyncio.Protocol`` fed straight into httptools'
+C parser; a small response that arrives in one read is handed over with no extra task, queue or copy. Large
+bodies stream with back-pressure.
 """
 
 from __future__ import annotations
