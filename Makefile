@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint format bench bench-deps install clean
+.PHONY: up test test-deps lint format bench bench-deps install clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 install: $(STAMP)
 
@@ -21,8 +22,13 @@ up: install
 	$(BIN)/edgeplane serve --deploy examples/prompt-lab --env production
 
 ## The whole test suite (slow soak/load tests run in their bounded form).
-test: install
+test: install test-deps
 	$(BIN)/python -m pytest -q
+
+## Real servers the tests start on 127.0.0.1 (Debian packages).
+test-deps:
+	@command -v redis-server >/dev/null || { \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
 
 lint: install
 	$(BIN)/ruff format --check src tests bench examples
@@ -36,7 +42,7 @@ format: install
 ## Benchmarks need NGINX and wrk from Debian's packages.
 bench-deps:
 	@command -v nginx >/dev/null && command -v wrk >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null; }
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light wrk >/dev/null; }
 
 bench: install bench-deps
 	$(BIN)/python bench/proxy.py
