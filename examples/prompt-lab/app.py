@@ -5,7 +5,8 @@ Routes:
   GET  /api/prompts/templates/{id}   one template (cacheable)
   POST /api/evaluate                 score a prompt (dynamic; later calls the LLM router)
   GET  /api/llm/providers/meta       providers and models the platform can route to
-  GET  /api/user/preferences         per-user settings (keyed by the X-User-Id header)
+  GET  /api/user/preferences         per-user settings (keyed by the X-User-Id header), from Workers KV
+  PUT  /api/user/preferences         replace them
   GET  /admin/stats                  operator view (protected by a later issue's access policy)
   GET  /health                       liveness for the platform's health check
 """
@@ -54,7 +55,7 @@ PROVIDERS = [
 
 # Per-process counters: each worker process of a version keeps its own (state lives in bindings later).
 STATS = {"evaluations": 0, "started_at": time.time()}
-PREFERENCES: dict[str, dict[str, object]] = {}
+DEFAULT_PREFERENCES = {"theme": "light", "default_template": "summarize"}
 
 
 class EvaluateIn(BaseModel):
@@ -117,16 +118,33 @@ async def providers_meta(request: Request) -> dict[str, object]:
     return {"providers": PROVIDERS, "default": env_of(request).DEFAULT_PROVIDER}
 
 
-@app.get("/api/user/preferences")
-async def user_preferences(request: Request, response: Response) -> dict[str, object]:
+def _user(request: Request) -> str:
     user = request.headers.get("x-user-id")
     if not user:
         raise HTTPException(status_code=401, detail="send X-User-Id")
+    return user
+
+
+class PreferencesIn(BaseModel):
+    theme: str = Field(default="light", pattern="^(light|dark)$")
+    default_template: str = "summarize"
+
+
+@app.get("/api/user/preferences")
+async def user_preferences(request: Request, response: Response) -> dict[str, object]:
+    user = _user(request)
+    stored = await env_of(request).PREFERENCES.get(f"user:{user}", type="json")
     response.headers["cache-control"] = "private, no-store"
-    return {
-        "user": user,
-        "preferences": PREFERENCES.get(user, {"theme": "light", "default_template": "summarize"}),
-    }
+    return {"user": user, "preferences": stored or DEFAULT_PREFERENCES}
+
+
+@app.put("/api/user/preferences")
+async def put_user_preferences(body: PreferencesIn, request: Request) -> dict[str, object]:
+    user = _user(request)
+    if body.default_template not in TEMPLATES:
+        raise HTTPException(status_code=422, detail=f"unknown template {body.default_template!r}")
+    await env_of(request).PREFERENCES.put(f"user:{user}", body.model_dump_json(), metadata={"updated": time.time()})
+    return {"user": user, "preferences": body.model_dump()}
 
 
 @app.get("/admin/stats")

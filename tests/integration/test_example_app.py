@@ -40,6 +40,18 @@ def test_prompt_lab_routes(platform: RunningPlatform) -> None:
     assert platform.get("/api/user/preferences").status_code == 401
     prefs = platform.get("/api/user/preferences", headers={"x-user-id": "u1"})
     assert prefs.json()["user"] == "u1" and prefs.headers["cache-control"] == "private, no-store"
+    assert prefs.json()["preferences"]["theme"] == "light"
+    saved = platform.gateway.put(
+        "/api/user/preferences", json={"theme": "dark", "default_template": "classify"},
+        headers={"host": "127.0.0.1", "x-user-id": "u1"},
+    )  # fmt: skip
+    assert saved.status_code == 200
+    for _ in range(4):  # every worker process reads the same KV namespace
+        assert platform.get("/api/user/preferences", headers={"x-user-id": "u1"}).json()["preferences"] == {
+            "theme": "dark", "default_template": "classify",
+        }  # fmt: skip
+    stored = platform.cli("kv", "key", "get", "user:u1", "--binding", "PREFERENCES", "--app", "prompt-lab")
+    assert stored.returncode == 0 and '"theme":"dark"' in stored.stdout
     assert platform.get("/admin/stats").json()["env"] == "production"
 
 

@@ -53,6 +53,11 @@ class AdminClient:
         return None
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send a request; the parsed JSON body, or EdgeplaneError with the API's code and message."""
+        return self.raw(method, path, **kwargs).json()
+
+    def raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send a request; the response itself (for non-JSON bodies), or EdgeplaneError on failure."""
         if not self.token:
             raise EdgeplaneError(
                 "no admin token: pass --token, set EDGEPLANE_TOKEN, or run from the project whose "
@@ -69,16 +74,16 @@ class AdminClient:
             ) from None
         except httpx.HTTPError as exc:
             raise EdgeplaneError(f"admin API request failed: {exc}", code="unreachable") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"error": {"code": "bad_response", "message": response.text[:200]}}
         if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
             err = body.get("error", {}) if isinstance(body, dict) else {}
             error = EdgeplaneError(err.get("message", response.text[:200]), code=err.get("code", "error"))
             error.details = err.get("details") or {}
             raise error
-        return body
+        return response
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})

@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from edgeplane.config.bindings import KVNamespaceConfig, check_bindings
+
 __all__ = ["AppConfig", "EnvConfig", "Route", "RuntimeConfig", "parse_route"]
 
 NAME_RE = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -78,6 +80,8 @@ class EnvConfig(_Strict):
     routes: list[str] = []
     route: str | None = None
     vars: dict[str, str | int | float | bool] = {}
+    kv_namespaces: list[KVNamespaceConfig] | None = None
+    """The environment's own KV namespaces; when absent, the top-level ``[[kv_namespaces]]`` apply."""
 
     _norm_routes = field_validator("routes", mode="before")(_routes)
     _valid_routes = field_validator("routes", "route")(_check_patterns)
@@ -100,6 +104,7 @@ class AppConfig(_Strict):
     routes: list[str] = []
     route: str | None = None
     runtime: RuntimeConfig = RuntimeConfig()
+    kv_namespaces: list[KVNamespaceConfig] = []
     env: dict[str, EnvConfig] = {}
     server: dict[str, object] | None = None
     """Platform settings for ``edgeplane serve``/``dev``; validated separately as ServerConfig."""
@@ -135,7 +140,19 @@ class AppConfig(_Strict):
     def _main_or_upstream(self) -> AppConfig:
         if (self.main is None) == (self.upstream is None):
             raise ValueError("set exactly one of 'main' (a Python ASGI app) or 'upstream' (an http:// URL)")
+        if self.upstream and (self.kv_namespaces or any(e.kv_namespaces for e in self.env.values())):
+            raise ValueError("an upstream worker cannot have bindings (they live inside Python workers)")
+        for name in [None, *self.env]:
+            env_vars = set(self.vars) | (set(self.env[name].vars) if name else set())
+            check_bindings(self.kv_for(name) if name else self.kv_namespaces, env_vars)
         return self
+
+    def kv_for(self, env_name: str) -> list[KVNamespaceConfig]:
+        """The environment's KV namespaces (its own if declared, else the top-level ones)."""
+        declared = self.env.get(env_name)
+        if declared is not None and declared.kv_namespaces is not None:
+            return declared.kv_namespaces
+        return self.kv_namespaces
 
     def environment(self, name: str) -> EnvConfig:
         """The named environment. Standard names exist undeclared (with the top-level routes); an undeclared

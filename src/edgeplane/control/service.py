@@ -17,6 +17,7 @@ from typing import Any
 from edgeplane.config.app import AppConfig, Route
 from edgeplane.config.load import CONFIG_FILE, parse_app_config
 from edgeplane.config.server import ServerConfig
+from edgeplane.control.bindings import Bindings
 from edgeplane.control.store import Store
 from edgeplane.control.tokens import TokenAuth
 from edgeplane.delivery.splits import Split, validate_splits
@@ -55,6 +56,7 @@ class ControlPlane:
         self.runtime = Runtime(self.data_dir / "logs")
         self.gateway = gateway
         self.auth = TokenAuth(self.store)
+        self.bindings = Bindings(self.store, self.data_dir)
         self._lock = asyncio.Lock()
         self._pinned: Counter[PoolKey] = Counter()
         self._versions: dict[str, dict[str, Any]] = {}
@@ -77,6 +79,7 @@ class ControlPlane:
         for task in self._background:
             task.cancel()
         await self.runtime.close()
+        await self.bindings.close()
         await self.store.close()
 
     def spawn(self, coro: Any) -> None:
@@ -202,7 +205,8 @@ class ControlPlane:
         rt = cfg.runtime
         return WorkerSpec(
             app=app, env=env, version_id=version_id, root=root, main=cfg.main, upstream=cfg.upstream,
-            vars=cfg.vars_for(env), pool_size=rt.pool_size, health_check_path=rt.health_check_path,
+            vars=cfg.vars_for(env), kv=tuple(k.model_dump() for k in cfg.kv_for(env)), data_dir=str(self.data_dir),
+            pool_size=rt.pool_size, health_check_path=rt.health_check_path,
             startup_timeout=rt.startup_timeout, inherit_stdio=self.config.workers_inherit_stdio,
         )  # fmt: skip
 

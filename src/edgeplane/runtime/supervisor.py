@@ -48,6 +48,10 @@ class WorkerSpec:
     main: str | None
     upstream: str | None = None
     vars: dict[str, Any] = field(default_factory=dict)
+    kv: tuple[dict[str, Any], ...] = ()
+    """KV namespace configs (binding, id, backend, url), opened inside each worker process."""
+    data_dir: str = ""
+    """The platform's data directory (embedded backends keep their files under it)."""
     pool_size: int = 2
     health_check_path: str | None = None
     startup_timeout: float = 30.0
@@ -92,7 +96,10 @@ class WorkerProcess:
         spec = self.pool.spec
         assert spec.root is not None and spec.main is not None
         sock = str(self.pool.run_dir / f"w{next(_socket_ids)}.sock")
-        payload = {"root": str(spec.root), "main": spec.main, "socket": sock, "vars": spec.vars}
+        payload = {
+            "root": str(spec.root), "main": spec.main, "socket": sock, "vars": spec.vars,
+            "kv": list(spec.kv), "data_dir": spec.data_dir,
+        }  # fmt: skip
         env = {**os.environ, "EDGEPLANE_WORKER_SPEC": json.dumps(payload), "PYTHONUNBUFFERED": "1"}
         env.pop("EDGEPLANE_ADMIN_TOKEN", None)
         self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0

@@ -35,10 +35,11 @@ DRAIN_SECONDS = 30
 class WorkerApp:
     """Wraps the user's app: injects env/ctx, answers the readiness probe, drains wait_until on shutdown."""
 
-    def __init__(self, app: ASGIApp, env: Env) -> None:
+    def __init__(self, app: ASGIApp, env: Env, closers: list[Callable[[], Awaitable[None]]] | None = None) -> None:
         self.app = app
         self.env = env
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.closers = closers or []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -63,8 +64,11 @@ class WorkerApp:
     def _draining(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:
             message = await receive()
-            if message["type"] == "lifespan.shutdown" and self.tasks:
-                await asyncio.wait(list(self.tasks), timeout=DRAIN_SECONDS)
+            if message["type"] == "lifespan.shutdown":
+                if self.tasks:
+                    await asyncio.wait(list(self.tasks), timeout=DRAIN_SECONDS)
+                for close in self.closers:
+                    await close()
             return message
 
         return wrapped
@@ -91,6 +95,19 @@ def load_app(root: Path, main: str) -> ASGIApp:
     return app  # type: ignore[no-any-return]
 
 
+def build_env(spec: dict[str, Any]) -> tuple[dict[str, Any], list[Callable[[], Awaitable[None]]]]:
+    """Vars plus one object per binding; and the functions that close the bindings at shutdown."""
+    from edgeplane.bindings.kv import open_namespace
+
+    values: dict[str, Any] = dict(spec.get("vars", {}))
+    closers: list[Callable[[], Awaitable[None]]] = []
+    for item in spec.get("kv", []):
+        namespace = open_namespace(item["backend"], item["id"], Path(spec["data_dir"]), item.get("url"))
+        values[item["binding"]] = namespace
+        closers.append(namespace.close)
+    return values, closers
+
+
 def _die_with_parent() -> None:
     """Linux: get SIGTERM when the supervisor dies, so no worker outlives the platform."""
     with contextlib.suppress(OSError, AttributeError):
@@ -113,8 +130,9 @@ def main() -> None:
 
     from edgeplane.gctune import freeze_startup_heap
 
+    values, closers = build_env(spec)
     freeze_startup_heap()
-    wrapped = WorkerApp(app, Env(spec.get("vars", {})))
+    wrapped = WorkerApp(app, Env(values), closers)
     config = uvicorn.Config(
         wrapped,
         uds=spec["socket"],

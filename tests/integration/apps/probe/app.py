@@ -24,7 +24,8 @@ async def whoami(request: Request) -> JSONResponse:
             "version": info.version_id,
             "env": info.environment,
             "label": env.get("LABEL"),
-            "vars": dict(env),
+            "vars": {k: v for k, v in env.items() if isinstance(v, str | int | float | bool)},
+            "bindings": sorted(k for k, v in env.items() if not isinstance(v, str | int | float | bool)),
             "request_id": info.request_id,
             "client_ip": info.client_ip,
             "colo": info.colo,
@@ -68,6 +69,16 @@ async def big(request: Request) -> StreamingResponse:
     return StreamingResponse(chunks(), media_type="application/octet-stream")
 
 
+async def kv_item(request: Request) -> JSONResponse:
+    store = env_of(request).STORE
+    key = request.path_params["key"]
+    if request.method == "PUT":
+        await store.put(key, await request.body(), metadata={"by": "worker"})
+        return JSONResponse({"stored": key})
+    result = await store.get_with_metadata(key)
+    return JSONResponse({"value": result.value, "metadata": result.metadata})
+
+
 async def health(_: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
@@ -81,5 +92,6 @@ app = Starlette(
         Route("/later", later),
         Route("/big", big),
         Route("/health", health),
+        Route("/kv/{key:path}", kv_item, methods=["GET", "PUT"]),
     ]
 )

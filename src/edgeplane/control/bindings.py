@@ -1,0 +1,61 @@
+"""The control plane's handle on bindings, for the admin API and CLI (``edgeplane kv key …``).
+
+A binding is resolved the way a worker would see it: from the config of the version serving the environment
+(the newest version of its deployment), or of the newest uploaded version when nothing is deployed there yet.
+Namespaces are opened once and shared; the worker processes open the same files/servers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edgeplane.bindings.kv import KVNamespace, open_namespace
+from edgeplane.config.app import AppConfig
+from edgeplane.control.store import Store
+from edgeplane.errors import NotFound
+
+__all__ = ["Bindings"]
+
+
+class Bindings:
+    def __init__(self, store: Store, data_dir: Path) -> None:
+        self.store = store
+        self.data_dir = data_dir
+        self._kv: dict[tuple[str, str, str | None], KVNamespace] = {}
+
+    async def _config(self, app: str, env: str) -> AppConfig:
+        versions = await self.store.list_versions(app)
+        if not versions:
+            raise NotFound(f"app {app!r} has no versions", code="app_not_found")
+        by_id = {v["id"]: v for v in versions}
+        current = await self.store.list_deployments(app, env, limit=1)
+        chosen = versions[0]
+        if current:
+            serving = [by_id[s["version_id"]] for s in current[0]["splits"] if s["version_id"] in by_id]
+            chosen = max(serving, key=lambda v: v["number"], default=chosen)
+        return AppConfig.model_validate(chosen["config"])
+
+    async def kv(self, app: str, env: str, binding: str) -> KVNamespace:
+        config = await self._config(app, env)
+        declared = {k.binding: k for k in config.kv_for(env)}
+        item = declared.get(binding)
+        if item is None:
+            known = ", ".join(sorted(declared)) or "none"
+            raise NotFound(
+                f"{app} has no KV binding {binding!r} in {env!r} (declared: {known})", code="KV_BINDING_NOT_FOUND"
+            )
+        key = (item.backend, item.id, item.url)
+        if key not in self._kv:
+            self._kv[key] = open_namespace(item.backend, item.id, self.data_dir, item.url)
+        return self._kv[key]
+
+    async def close(self) -> None:
+        for namespace in self._kv.values():
+            await namespace.close()
+        self._kv.clear()
+
+    @staticmethod
+    def listing(page: Any) -> dict[str, Any]:
+        keys = [{"name": k.name, "expiration": k.expiration, "metadata": k.metadata} for k in page.keys]
+        return {"keys": keys, "list_complete": page.list_complete, "cursor": page.cursor}
