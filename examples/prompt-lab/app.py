@@ -3,7 +3,8 @@
 Routes:
   GET  /api/prompts/templates        template catalogue (cacheable)
   GET  /api/prompts/templates/{id}   one template (cacheable)
-  POST /api/evaluate                 score a prompt (dynamic; later calls the LLM router)
+  POST /api/evaluate                 score a prompt (dynamic; logged to D1 after the response)
+  GET  /api/evaluations/recent       the latest scored prompts, from D1
   GET  /api/llm/providers/meta       providers and models the platform can route to
   GET  /api/user/preferences         per-user settings (keyed by the X-User-Id header), from Workers KV
   PUT  /api/user/preferences         replace them
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel, Field
@@ -101,16 +103,27 @@ async def get_template(template_id: str, response: Response) -> dict[str, object
     return template
 
 
-async def _record_evaluation() -> None:
+async def _record_evaluation(db: Any, prompt: str, score: float, model: str, version: str) -> None:
     STATS["evaluations"] = int(STATS["evaluations"]) + 1
+    insert = "INSERT INTO evaluations (prompt, score, model, version) VALUES (?, ?, ?, ?)"
+    await db.prepare(insert).bind(prompt[:2000], score, model, version).run()
 
 
 @app.post("/api/evaluate")
 async def evaluate(body: EvaluateIn, request: Request) -> dict[str, object]:
     env = env_of(request)
     result = score_prompt(body.prompt, body.expected)
-    ctx_of(request).wait_until(_record_evaluation())
-    return {**result, "model": env.SCORING_MODEL, "version": info_of(request).version_id}
+    version = info_of(request).version_id
+    score = float(result["score"])  # type: ignore[arg-type]
+    ctx_of(request).wait_until(_record_evaluation(env.DB, body.prompt, score, env.SCORING_MODEL, version))
+    return {**result, "model": env.SCORING_MODEL, "version": version}
+
+
+@app.get("/api/evaluations/recent")
+async def recent_evaluations(request: Request, limit: int = 10) -> dict[str, object]:
+    query = "SELECT id, prompt, score, model, created_at FROM evaluations ORDER BY id DESC LIMIT ?"
+    rows = await env_of(request).DB.prepare(query).bind(max(1, min(limit, 100))).all()
+    return {"evaluations": rows.results}
 
 
 @app.get("/api/llm/providers/meta")

@@ -99,12 +99,20 @@ class Platform:
         return token
 
     async def deploy_directory(self, directory: Path, env: str) -> None:
-        """Upload ``directory`` and deploy it to ``env`` unless that exact bundle already serves there."""
+        """Upload ``directory``, apply its pending D1 migrations, and deploy it to ``env`` unless that exact
+        bundle already serves there."""
+        from edgeplane.bindings.sql.migrations import apply, local_migrations
         from edgeplane.config.load import load_app_config
 
-        app = load_app_config(directory).name
+        config = load_app_config(directory)
+        app = config.name
         data = await asyncio.to_thread(pack_directory, directory)
         version = await self.control.upload(app, data, message="deployed at start-up", tag=None, actor="serve")
+        for database in config.d1_for(env):
+            db, _ = await self.control.bindings.d1(app, env, database.binding)
+            done = await apply(db, local_migrations(directory / database.migrations_dir), database.migrations_table)
+            if done:
+                log.info("applied D1 migrations to %s: %s", database.binding, ", ".join(done))
         current = [d for d in await self.control.store.current_deployments() if (d["app"], d["env"]) == (app, env)]
         if current and [s["version_id"] for s in current[0]["splits"]] == [version["id"]]:
             return

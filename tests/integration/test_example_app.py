@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,15 @@ def test_prompt_lab_routes(platform: RunningPlatform) -> None:
     bad = platform.gateway.post("/api/evaluate", json={"prompt": ""}, headers={"host": "127.0.0.1"})
     assert bad.status_code == 422
     assert platform.get("/api/llm/providers/meta").json()["default"] == "openai"
+    deadline = time.monotonic() + 5  # logged to D1 after the response (ctx.wait_until)
+    while len(platform.get("/api/evaluations/recent").json()["evaluations"]) < 2:
+        assert time.monotonic() < deadline, "evaluations were not logged to D1"
+        time.sleep(0.05)
+    recent = platform.get("/api/evaluations/recent?limit=1").json()["evaluations"]
+    assert recent[0]["prompt"] == "hi" and recent[0]["model"] == "heuristic-v1"
+    out = platform.cli_json("d1", "execute", "DB", "--command", "SELECT count(*) AS n FROM evaluations",
+                            "--app", "prompt-lab")  # fmt: skip
+    assert out[0]["results"] == [{"n": 2}]
     assert platform.get("/api/user/preferences").status_code == 401
     prefs = platform.get("/api/user/preferences", headers={"x-user-id": "u1"})
     assert prefs.json()["user"] == "u1" and prefs.headers["cache-control"] == "private, no-store"

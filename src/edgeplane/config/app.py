@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edgeplane.config.bindings import KVNamespaceConfig, check_bindings
+from edgeplane.config.bindings import D1DatabaseConfig, KVNamespaceConfig, check_bindings
 
 __all__ = ["AppConfig", "EnvConfig", "Route", "RuntimeConfig", "parse_route"]
 
@@ -82,6 +82,8 @@ class EnvConfig(_Strict):
     vars: dict[str, str | int | float | bool] = {}
     kv_namespaces: list[KVNamespaceConfig] | None = None
     """The environment's own KV namespaces; when absent, the top-level ``[[kv_namespaces]]`` apply."""
+    d1_databases: list[D1DatabaseConfig] | None = None
+    """The environment's own D1 databases; when absent, the top-level ``[[d1_databases]]`` apply."""
 
     _norm_routes = field_validator("routes", mode="before")(_routes)
     _valid_routes = field_validator("routes", "route")(_check_patterns)
@@ -105,6 +107,7 @@ class AppConfig(_Strict):
     route: str | None = None
     runtime: RuntimeConfig = RuntimeConfig()
     kv_namespaces: list[KVNamespaceConfig] = []
+    d1_databases: list[D1DatabaseConfig] = []
     env: dict[str, EnvConfig] = {}
     server: dict[str, object] | None = None
     """Platform settings for ``edgeplane serve``/``dev``; validated separately as ServerConfig."""
@@ -140,12 +143,20 @@ class AppConfig(_Strict):
     def _main_or_upstream(self) -> AppConfig:
         if (self.main is None) == (self.upstream is None):
             raise ValueError("set exactly one of 'main' (a Python ASGI app) or 'upstream' (an http:// URL)")
-        if self.upstream and (self.kv_namespaces or any(e.kv_namespaces for e in self.env.values())):
+        has_bindings = self.kv_namespaces or self.d1_databases
+        if self.upstream and (has_bindings or any(e.kv_namespaces or e.d1_databases for e in self.env.values())):
             raise ValueError("an upstream worker cannot have bindings (they live inside Python workers)")
-        for name in [None, *self.env]:
-            env_vars = set(self.vars) | (set(self.env[name].vars) if name else set())
-            check_bindings(self.kv_for(name) if name else self.kv_namespaces, env_vars)
+        check_bindings(self.kv_namespaces, self.d1_databases, set(self.vars))
+        for name, env in self.env.items():
+            check_bindings(self.kv_for(name), self.d1_for(name), set(self.vars) | set(env.vars))
         return self
+
+    def d1_for(self, env_name: str) -> list[D1DatabaseConfig]:
+        """The environment's D1 databases (its own if declared, else the top-level ones)."""
+        declared = self.env.get(env_name)
+        if declared is not None and declared.d1_databases is not None:
+            return declared.d1_databases
+        return self.d1_databases
 
     def kv_for(self, env_name: str) -> list[KVNamespaceConfig]:
         """The environment's KV namespaces (its own if declared, else the top-level ones)."""

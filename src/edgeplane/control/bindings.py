@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from edgeplane.bindings.kv import KVNamespace, open_namespace
+from edgeplane.bindings.sql import D1Database, open_database
 from edgeplane.config.app import AppConfig
+from edgeplane.config.bindings import D1DatabaseConfig
 from edgeplane.control.store import Store
 from edgeplane.errors import NotFound
 
@@ -23,6 +25,7 @@ class Bindings:
         self.store = store
         self.data_dir = data_dir
         self._kv: dict[tuple[str, str, str | None], KVNamespace] = {}
+        self._d1: dict[tuple[str, str, str | None], D1Database] = {}
 
     async def _config(self, app: str, env: str) -> AppConfig:
         versions = await self.store.list_versions(app)
@@ -50,10 +53,27 @@ class Bindings:
             self._kv[key] = open_namespace(item.backend, item.id, self.data_dir, item.url)
         return self._kv[key]
 
+    async def d1(self, app: str, env: str, binding: str) -> tuple[D1Database, D1DatabaseConfig]:
+        config = await self._config(app, env)
+        declared = {d.binding: d for d in config.d1_for(env)}
+        item = declared.get(binding)
+        if item is None:
+            known = ", ".join(sorted(declared)) or "none"
+            raise NotFound(
+                f"{app} has no D1 binding {binding!r} in {env!r} (declared: {known})", code="D1_BINDING_NOT_FOUND"
+            )
+        key = (item.backend, item.database_id, item.url)
+        if key not in self._d1:
+            self._d1[key] = open_database(item.backend, item.database_id, self.data_dir, item.url)
+        return self._d1[key], item
+
     async def close(self) -> None:
         for namespace in self._kv.values():
             await namespace.close()
+        for database in self._d1.values():
+            await database.close()
         self._kv.clear()
+        self._d1.clear()
 
     @staticmethod
     def listing(page: Any) -> dict[str, Any]:

@@ -205,7 +205,8 @@ class ControlPlane:
         rt = cfg.runtime
         return WorkerSpec(
             app=app, env=env, version_id=version_id, root=root, main=cfg.main, upstream=cfg.upstream,
-            vars=cfg.vars_for(env), kv=tuple(k.model_dump() for k in cfg.kv_for(env)), data_dir=str(self.data_dir),
+            vars=cfg.vars_for(env), kv=tuple(k.model_dump() for k in cfg.kv_for(env)),
+            d1=tuple(d.model_dump() for d in cfg.d1_for(env)), data_dir=str(self.data_dir),
             pool_size=rt.pool_size, health_check_path=rt.health_check_path,
             startup_timeout=rt.startup_timeout, inherit_stdio=self.config.workers_inherit_stdio,
         )  # fmt: skip

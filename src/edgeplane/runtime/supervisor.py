@@ -50,6 +50,8 @@ class WorkerSpec:
     vars: dict[str, Any] = field(default_factory=dict)
     kv: tuple[dict[str, Any], ...] = ()
     """KV namespace configs (binding, id, backend, url), opened inside each worker process."""
+    d1: tuple[dict[str, Any], ...] = ()
+    """D1 database configs, opened inside each worker process."""
     data_dir: str = ""
     """The platform's data directory (embedded backends keep their files under it)."""
     pool_size: int = 2
@@ -98,7 +100,7 @@ class WorkerProcess:
         sock = str(self.pool.run_dir / f"w{next(_socket_ids)}.sock")
         payload = {
             "root": str(spec.root), "main": spec.main, "socket": sock, "vars": spec.vars,
-            "kv": list(spec.kv), "data_dir": spec.data_dir,
+            "kv": list(spec.kv), "d1": list(spec.d1), "data_dir": spec.data_dir,
         }  # fmt: skip
         env = {**os.environ, "EDGEPLANE_WORKER_SPEC": json.dumps(payload), "PYTHONUNBUFFERED": "1"}
         env.pop("EDGEPLANE_ADMIN_TOKEN", None)

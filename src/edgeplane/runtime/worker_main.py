@@ -98,6 +98,7 @@ def load_app(root: Path, main: str) -> ASGIApp:
 def build_env(spec: dict[str, Any]) -> tuple[dict[str, Any], list[Callable[[], Awaitable[None]]]]:
     """Vars plus one object per binding; and the functions that close the bindings at shutdown."""
     from edgeplane.bindings.kv import open_namespace
+    from edgeplane.bindings.sql import open_database
 
     values: dict[str, Any] = dict(spec.get("vars", {}))
     closers: list[Callable[[], Awaitable[None]]] = []
@@ -105,6 +106,10 @@ def build_env(spec: dict[str, Any]) -> tuple[dict[str, Any], list[Callable[[], A
         namespace = open_namespace(item["backend"], item["id"], Path(spec["data_dir"]), item.get("url"))
         values[item["binding"]] = namespace
         closers.append(namespace.close)
+    for item in spec.get("d1", []):
+        database = open_database(item["backend"], item["database_id"], Path(spec["data_dir"]), item.get("url"))
+        values[item["binding"]] = database
+        closers.append(database.close)
     return values, closers
 
 

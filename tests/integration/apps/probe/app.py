@@ -79,6 +79,15 @@ async def kv_item(request: Request) -> JSONResponse:
     return JSONResponse({"value": result.value, "metadata": result.metadata})
 
 
+async def notes(request: Request) -> JSONResponse:
+    db = env_of(request).DB
+    if request.method == "POST":
+        result = await db.prepare("INSERT INTO notes (body) VALUES (?)").bind((await request.body()).decode()).run()
+        return JSONResponse({"id": result.meta["last_row_id"]})
+    rows = await db.prepare("SELECT id, body FROM notes ORDER BY id").all()
+    return JSONResponse({"notes": rows.results})
+
+
 async def health(_: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
@@ -93,5 +102,6 @@ app = Starlette(
         Route("/big", big),
         Route("/health", health),
         Route("/kv/{key:path}", kv_item, methods=["GET", "PUT"]),
+        Route("/notes", notes, methods=["GET", "POST"]),
     ]
 )
