@@ -35,7 +35,8 @@ async def db_factory(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
 async def db(db_factory: Factory) -> D1Database:
     database = db_factory()
     await database.exec(
-        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, score REAL, avatar BLOB, active INTEGER);"
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, score REAL, avatar BLOB, "
+        "active INTEGER);"
     )
     return database
 

@@ -56,8 +56,8 @@ def test_failed_migration_and_sql_errors_are_clear(platform: RunningPlatform) ->
     assert tables[0]["results"] == []  # rolled back
     bad = platform.cli("d1", "execute", "DB", "--command", "SELEC 1", project=project)
     assert bad.returncode == 1 and "[SQL_ERROR]" in bad.stderr and "syntax error" in bad.stderr
-    atomic = platform.cli("d1", "execute", "DB", "--command",
-                          "INSERT INTO notes (body) VALUES ('lost'); INSERT INTO nowhere VALUES (1)", project=project)  # fmt: skip
+    script = "INSERT INTO notes (body) VALUES ('lost'); INSERT INTO nowhere VALUES (1)"
+    atomic = platform.cli("d1", "execute", "DB", "--command", script, project=project)
     assert atomic.returncode == 1
     count = platform.cli_json("d1", "execute", "DB", "--command", "SELECT count(*) AS n FROM notes", project=project)
     assert count[0]["results"] == [{"n": 2}]
