@@ -28,6 +28,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
         max_header_bytes = 4096
         max_body_bytes = 1048576
         country_header = "cf-ipcountry"
+        client_ip_header = "x-forwarded-for"
         colo = "ams"
         """)
     )
@@ -93,9 +94,45 @@ def test_malformed_http_is_rejected_without_killing_the_gateway(platform: Runnin
 def test_client_cannot_forge_gateway_headers(platform: RunningPlatform) -> None:
     body = platform.get("/whoami", headers={"edgeplane-client-ip": "1.2.3.4", "edgeplane-env": "admin"}).json()
     assert body["client_ip"] == "127.0.0.1" and body["env"] == "production"
+    # Behind one trusted proxy only the last X-Forwarded-For value is the client; earlier ones are client-made.
+    body = platform.get("/whoami", headers={"x-forwarded-for": "6.6.6.6, 203.0.113.7"}).json()
+    assert body["client_ip"] == "203.0.113.7"
 
 
-UPSTREAM = textwrap.dedent("""
+def _read_response(s: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(65536)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = int(
+        next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    )
+    while len(rest) < length:
+        rest += s.recv(65536)
+    return head + b"\r\n\r\n" + rest
+
+
+def test_expect_100_continue_does_not_desynchronise_connections(platform: RunningPlatform) -> None:
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", platform.port), timeout=10) as s:
+            s.sendall(b"POST /echo HTTP/1.1\r\nhost: localhost\r\ncontent-length: 5\r\nexpect: 100-continue\r\n\r\n")
+            assert s.recv(1024).startswith(b"HTTP/1.1 100")
+            s.sendall(b"hello")
+            reply = _read_response(s)
+        assert reply.startswith(b"HTTP/1.1 200") and b'"length":5' in reply, reply
+    for _ in range(10):  # no connection in the pool holds someone else's response
+        assert platform.get("/whoami").json()["path"] == "/whoami"
+
+
+def test_client_leaving_mid_upload_never_reaches_the_app(platform: RunningPlatform) -> None:
+    with socket.create_connection(("127.0.0.1", platform.port), timeout=10) as s:
+        s.sendall(b"PUT /kv/partial HTTP/1.1\r\nhost: localhost\r\ncontent-length: 1000\r\n\r\n0123456789")
+        time.sleep(0.2)
+    time.sleep(0.5)
+    assert platform.get("/kv/partial").json()["value"] is None
+
+
+UPSTREAM = textwrap.dedent(r"""
     import sys
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -104,6 +141,15 @@ UPSTREAM = textwrap.dedent("""
     class H(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         def do_GET(self):
+            if self.path == "/eof":  # no length, no chunking: the body ends when the connection closes
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n" + b"until-close " * 5000)
+                self.close_connection = True
+                return
+            if self.path == "/not-modified":
+                self.send_response(304)
+                self.send_header("content-length", "42")
+                self.end_headers()
+                return
             body = f"{NAME} {self.path}".encode()
             self.send_response(200)
             self.send_header("content-length", str(len(body)))
@@ -159,6 +205,20 @@ def test_blue_green_between_two_upstream_services(platform: RunningPlatform, ups
     assert preview.text == "blue /base/x"  # a 0% version is reachable by override only
     assert platform.cli("rollback", "v1", "--app", "svc").returncode == 0
     assert platform.get("/hello", host="svc.localhost").text == "blue /base/hello"
+
+
+def test_upstream_framing_eof_bodies_and_304(platform: RunningPlatform, upstreams: dict[str, int]) -> None:
+    project = _upstream_app(platform.root, "framing", upstreams["blue"])
+    text = (project / "edgeplane.toml").read_text().replace('name = "svc"', 'name = "framing"')
+    (project / "edgeplane.toml").write_text(text.replace("svc.localhost", "framing.localhost"))
+    assert platform.cli("versions", "upload", project=project).returncode == 0
+    assert platform.cli("deploy", "v1", "--app", "framing").returncode == 0
+    eof = platform.get("/eof", host="framing.localhost")
+    assert eof.status_code == 200 and eof.content == b"until-close " * 5000
+    for _ in range(3):
+        assert platform.get("/not-modified", host="framing.localhost").status_code == 304
+        assert platform.get("/hello", host="framing.localhost").text == "blue /hello"
+    assert "Traceback" not in platform.log()
 
 
 def test_unreachable_upstream_fails_to_deploy(platform: RunningPlatform) -> None:

@@ -27,7 +27,8 @@ class ServerConfig(BaseModel):
     country_header: str | None = None
     """Request header trusted for the client's country (e.g. ``cf-ipcountry`` behind Cloudflare)."""
     client_ip_header: str | None = None
-    """Request header trusted for the client's IP (e.g. ``x-forwarded-for`` behind a load balancer)."""
+    """Request header trusted for the client's IP (e.g. ``x-forwarded-for`` behind one load balancer); the last
+    value of a comma list is used, since earlier ones come from the client."""
     max_header_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024
     """Total request header bytes above which the gateway answers 431."""
     max_body_bytes: Annotated[int, Field(ge=0)] = 100 * 1024 * 1024

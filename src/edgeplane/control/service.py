@@ -76,8 +76,10 @@ class ControlPlane:
         return token
 
     async def close(self) -> None:
-        for task in self._background:
+        background = list(self._background)
+        for task in background:
             task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await self.runtime.close()
         await self.bindings.close()
         await self.store.close()
@@ -89,8 +91,9 @@ class ControlPlane:
 
     # -- versions ------------------------------------------------------------------------------------------
     async def upload(self, app: str, data: bytes, *, message: str, tag: str | None, actor: str) -> dict[str, Any]:
-        digest = self.bundles.put(data)
-        raw = self.bundles.read_file(digest, CONFIG_FILE)
+        # Validating, hashing and fsyncing up to 64 MB must not stall the gateway sharing this loop.
+        digest = await asyncio.to_thread(self.bundles.put, data)
+        raw = await asyncio.to_thread(self.bundles.read_file, digest, CONFIG_FILE)
         if raw is None:
             raise BadRequest(f"the bundle has no {CONFIG_FILE} at its top level", code="bundle_invalid")
         where = Path(f"bundle {digest[:12]}/{CONFIG_FILE}")
@@ -101,7 +104,8 @@ class ControlPlane:
         config = parse_app_config(data_toml, where)
         if config.name != app:
             raise BadRequest(f"{where}: name is {config.name!r} but the upload is for app {app!r}", code="app_mismatch")
-        if config.main and self.bundles.read_file(digest, config.main.partition(":")[0]) is None:
+        main_file = config.main.partition(":")[0] if config.main else None
+        if main_file and await asyncio.to_thread(self.bundles.read_file, digest, main_file) is None:
             raise BadRequest(f"{where}: main = {config.main!r} is not in the bundle", code="config_invalid")
         return await self.store.add_version(
             app=app,
@@ -279,7 +283,7 @@ class ControlPlane:
             live, warm = await self._desired()
             for key in list(self.runtime.pools):
                 if key not in live and key not in warm and self._pinned[key] <= 0:
-                    await self.runtime.stop(key)
+                    self.runtime.retire(key)
         if start_previous:
             for app, env, vid in warm - set(self.runtime.pools):
                 try:

@@ -19,6 +19,9 @@ __all__ = ["Endpoint", "UpstreamConnection", "UpstreamError"]
 
 HIGH_WATER = 256 * 1024
 MAX_IDLE = 256
+IDLE_SECONDS = 60.0
+"""Idle connections older than this are dropped (workers keep them 300 s), so a reused one is rarely stale."""
+CONNECT_TIMEOUT = 5.0
 
 
 class UpstreamError(Exception):
@@ -47,6 +50,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.received = False
         self.head_only = False
         self.headers_done = False
+        self.interim = False
+        self.eof_framed = False
+        self.idle_since = 0.0
         self.error: BaseException | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.read_paused = False
@@ -70,6 +76,10 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self.headers_done and self.eof_framed and not self.complete and exc is None:
+            self.complete = True  # a body without length or chunking ends when the upstream closes
+            self.keep_alive = False
+            self._wake()
         if not self.complete:
             self._fail(UpstreamError(f"upstream closed the connection ({exc or 'EOF'})", received=self.received))
         if self.write_paused is not None and not self.write_paused.done():
@@ -88,8 +98,18 @@ class UpstreamConnection(asyncio.Protocol):
         self.headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self.interim = True  # 100 Continue / 103 Early Hints: the final response follows
+            self.headers = []
+            return
+        self.status = status
         self.keep_alive = self.parser.should_keep_alive()
+        names = {name for name, _ in self.headers}
+        self.eof_framed = (
+            not self.head_only and status not in (204, 304)
+            and b"content-length" not in names and b"transfer-encoding" not in names
+        )  # fmt: skip
         self.headers_done = True
         self._wake()
 
@@ -102,6 +122,9 @@ class UpstreamConnection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
         self.complete = True
         self._wake()
 
@@ -124,7 +147,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.headers = []
         self.chunks.clear()
         self.buffered = 0
-        self.complete = self.received = self.headers_done = False
+        self.complete = self.received = self.headers_done = self.interim = self.eof_framed = False
         self.head_only = head_only
         self.error = None
         assert self.transport is not None
@@ -204,10 +227,15 @@ class Endpoint:
     async def connect(self) -> UpstreamConnection:
         factory: Any = lambda: UpstreamConnection(self)  # noqa: E731
         try:
-            if self.unix_path is not None:
-                _, proto = await self.loop.create_unix_connection(factory, self.unix_path)
-            else:
-                _, proto = await self.loop.create_connection(factory, self.host or "127.0.0.1", self.port or 80)
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                if self.unix_path is not None:
+                    _, proto = await self.loop.create_unix_connection(factory, self.unix_path)
+                else:
+                    _, proto = await self.loop.create_connection(factory, self.host or "127.0.0.1", self.port or 80)
+        except TimeoutError:
+            raise UpstreamError(
+                f"cannot connect to {self}: no answer in {CONNECT_TIMEOUT:g}s", received=False
+            ) from None
         except OSError as exc:
             raise UpstreamError(f"cannot connect to {self}: {exc.strerror or exc}", received=False) from exc
         conn: UpstreamConnection = proto
@@ -216,14 +244,17 @@ class Endpoint:
     async def acquire(self) -> tuple[UpstreamConnection, bool]:
         """A connection and whether it was reused (a reused one may have been closed by the peer meanwhile)."""
         idle = self.idle
+        now = self.loop.time()
         while idle:
             conn = idle.pop()
-            if not conn.closed:
+            if not conn.closed and now - conn.idle_since < IDLE_SECONDS:
                 return conn, True
+            conn.close()
         return await self.connect(), False
 
     def release(self, conn: UpstreamConnection) -> None:
         if conn.reusable() and len(self.idle) < MAX_IDLE:
+            conn.idle_since = self.loop.time()
             self.idle.append(conn)
         else:
             conn.close()

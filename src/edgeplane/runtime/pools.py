@@ -17,6 +17,7 @@ __all__ = ["Pool", "Runtime"]
 log = logging.getLogger("edgeplane.runtime")
 
 Pool = WorkerPool | UpstreamPool
+RETIRE_GRACE = 10.0
 
 
 class Runtime:
@@ -28,6 +29,7 @@ class Runtime:
         self.run_dir = Path(tempfile.mkdtemp(prefix="edgeplane-"))
         self.pools: dict[PoolKey, Pool] = {}
         self._starting: dict[PoolKey, asyncio.Task[Pool]] = {}
+        self._retiring: dict[asyncio.Task[None], Pool] = {}
 
     async def ensure(self, spec: WorkerSpec) -> Pool:
         """The running pool for ``spec.key``, starting it (once, even if asked concurrently) if needed."""
@@ -63,12 +65,30 @@ class Runtime:
         if pool is not None:
             await pool.stop()
 
+    def retire(self, key: PoolKey, grace: float = RETIRE_GRACE) -> None:
+        """Take a pool out of service now and stop it after ``grace`` seconds, so requests already routed to
+        it (the routing table was swapped a moment ago) still find healthy processes."""
+        pool = self.pools.pop(key, None)
+        if pool is None:
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(grace)
+            await pool.stop()
+
+        task = asyncio.create_task(later())
+        self._retiring[task] = pool
+        task.add_done_callback(lambda t: self._retiring.pop(t, None))
+
     def status(self) -> dict[str, Any]:
         return {"/".join((a, e, v)): p.status() for (a, e, v), p in self.pools.items()}
 
     async def close(self) -> None:
-        for task in list(self._starting.values()):
+        retiring = dict(self._retiring)
+        for task in [*self._starting.values(), *retiring]:
             task.cancel()
-        await asyncio.gather(*(p.stop() for p in self.pools.values()), return_exceptions=True)
+        await asyncio.gather(*self._starting.values(), *retiring, return_exceptions=True)
+        pools = [*self.pools.values(), *retiring.values()]
+        await asyncio.gather(*(p.stop() for p in pools), return_exceptions=True)
         self.pools.clear()
         shutil.rmtree(self.run_dir, ignore_errors=True)

@@ -32,9 +32,10 @@ PoolKey = tuple[str, str, str]  # (app, env, version_id)
 BACKOFF_START = 0.1
 BACKOFF_MAX = 10.0
 STABLE_AFTER = 30.0
-STOP_GRACE = 10.0
+STOP_GRACE = 35.0  # longer than a worker's own drain (30 s), so in-flight requests finish before SIGKILL
 STDERR_TAIL = 4000
 _socket_ids = itertools.count(1)
+WORKER_ENV_KEEP = frozenset({"PATH", "HOME", "LANG", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "SSL_CERT_FILE"})
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,9 @@ class WorkerProcess:
             "root": str(spec.root), "main": spec.main, "socket": sock, "vars": spec.vars,
             "kv": list(spec.kv), "d1": list(spec.d1), "data_dir": spec.data_dir,
         }  # fmt: skip
-        env = {**os.environ, "EDGEPLANE_WORKER_SPEC": json.dumps(payload), "PYTHONUNBUFFERED": "1"}
-        env.pop("EDGEPLANE_ADMIN_TOKEN", None)
+        # Workers get a minimal environment: the platform's own variables (tokens, database URLs) stay out.
+        env = {k: v for k, v in os.environ.items() if k in WORKER_ENV_KEEP or k.startswith("LC_")}
+        env |= {"EDGEPLANE_WORKER_SPEC": json.dumps(payload), "PYTHONUNBUFFERED": "1"}
         self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         out: Any = None
         if not spec.inherit_stdio:
@@ -187,15 +189,26 @@ class WorkerProcess:
     async def _respawn(self) -> None:
         if self.endpoint is not None:
             self.endpoint.close()
-        await self.spawn()
         try:
+            await self.spawn()
             await self.wait_healthy(self.pool.spec.startup_timeout)
-        except WorkerStartError as exc:
-            log.error("worker %s[%d] failed to restart: %s", self.pool.spec.version_id[:8], self.index, exc.message)
-            if self.proc is not None and self.proc.returncode is None:
-                self.proc.kill()
+        except asyncio.CancelledError:
+            self._kill()  # the pool is stopping: leave no untracked process behind
+            raise
+        except (WorkerStartError, OSError) as exc:
+            message = exc.message if isinstance(exc, WorkerStartError) else str(exc)
+            log.error("worker %s[%d] failed to restart: %s", self.pool.spec.version_id[:8], self.index, message)
+            self._kill()
+            if self.proc is None:
+                await asyncio.sleep(BACKOFF_MAX)  # could not even spawn: retry later (watch() loops on)
+                await self._respawn()
             return
         self.pool.refresh()
+
+    def _kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
 
     async def stop(self) -> None:
         proc = self.proc
@@ -266,10 +279,12 @@ class WorkerPool:
     async def stop(self) -> None:
         self.stopping = True
         self.healthy = []
+        watchers = [p.watcher for p in self.processes if p.watcher is not None]
+        for watcher in watchers:  # first stop restarts, so no process is spawned behind our back
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
         await asyncio.gather(*(p.stop() for p in self.processes))
         for p in self.processes:
-            if p.watcher is not None:
-                p.watcher.cancel()
             if p.endpoint is not None:
                 p.endpoint.close()
 

@@ -18,7 +18,8 @@ class ContextConfig:
     country_header: str | None = None
     """Trusted request header carrying the client's country code."""
     client_ip_header: str | None = None
-    """Trusted request header carrying the client ip (first value of a comma list)."""
+    """Trusted request header carrying the client ip; of a comma list, the last value (the one the trusted proxy
+    in front of us appended; earlier values are whatever the client sent)."""
 
 
 class Context:
@@ -35,7 +36,7 @@ class Context:
         ctx = RequestContext(f"{self._prefix}{self._seq:010x}".encode(), headers, time.perf_counter())
         forwarded = headers.get(self.ip_header) if self.ip_header else None
         if forwarded:
-            ctx.client_ip = forwarded.split(b",", 1)[0].strip()
+            ctx.client_ip = forwarded.rsplit(b",", 1)[-1].strip()  # the hop our trusted proxy appended
         elif scope.get("client"):
             ctx.client_ip = scope["client"][0].encode()
         if self.country_header:

@@ -6,6 +6,7 @@ idempotent and its body was not streamed; a stale keep-alive connection is retri
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +21,14 @@ __all__ = ["Dispatch", "DispatchConfig"]
 # Hop-by-hop headers (RFC 9110 §7.6.1) plus our own control headers, which clients may not forge.
 REQUEST_DROP = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade",
-     b"content-length", b"proxy-authorization", b"x-forwarded-for", b"x-forwarded-proto"}
+     b"content-length", b"proxy-authorization", b"x-forwarded-for", b"x-forwarded-proto",
+     b"expect"}  # the gateway's server already answered 100-continue to the client
 )  # fmt: skip
 # ``date`` is set once by the gateway's server; an upstream's own would be a duplicate.
 RESPONSE_DROP = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"proxy-connection", b"trailer", b"date"}
 )
+NO_BODY_DROP = RESPONSE_DROP | {b"content-length"}  # 204/304 carry no body, whatever their length says
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
@@ -51,6 +54,9 @@ class Dispatch:
         ctx: RequestContext = scope["edgeplane"]
         try:
             first = await receive()
+            if first["type"] == "http.disconnect":
+                ctx.status = 499  # the client left before sending its body: never forward a truncated request
+                return
             head, body, streamed = self._request_head(scope, ctx, first)
             conn, endpoint = await self._exchange(scope, ctx, head, body, streamed, receive)
         except _Failed as exc:
@@ -59,7 +65,7 @@ class Dispatch:
         except BodyTooLarge as exc:
             await send_error(send, 413, "body_too_large", str(exc), ctx)
             return
-        await self._respond(conn, endpoint, send, ctx)
+        await self._respond(conn, endpoint, send, receive, ctx)
 
     def _request_head(self, scope: Scope, ctx: RequestContext, first: Message) -> tuple[bytes, bytes, bool]:
         body: bytes = first.get("body", b"")
@@ -126,6 +132,10 @@ class Dispatch:
                 if conn is not None:
                     conn.close()
                 raise _Failed(504, "worker_timeout", f"worker did not answer within {self.timeout:g}s") from None
+            except BaseException:
+                if conn is not None:
+                    conn.close()  # e.g. BodyTooLarge mid-upload: the worker must not wait for the rest
+                raise
 
     @staticmethod
     def _retry_plan(
@@ -160,11 +170,15 @@ class Dispatch:
         if chunked:
             await conn.write(b"0\r\n\r\n")
 
-    async def _respond(self, conn: UpstreamConnection, endpoint: Endpoint, send: Send, ctx: RequestContext) -> None:
-        headers = [(k, v) for k, v in conn.headers if k not in RESPONSE_DROP]
+    async def _respond(
+        self, conn: UpstreamConnection, endpoint: Endpoint, send: Send, receive: Receive, ctx: RequestContext
+    ) -> None:
+        drop = RESPONSE_DROP if conn.status not in (204, 304) else NO_BODY_DROP
+        headers = [(k, v) for k, v in conn.headers if k not in drop]
         headers += ctx.response_headers()
         ctx.status = conn.status
         ok = False
+        watcher: asyncio.Future[Message] | None = None
         try:
             await send({"type": "http.response.start", "status": conn.status, "headers": headers})
             while True:
@@ -173,8 +187,15 @@ class Dispatch:
                 await send({"type": "http.response.body", "body": data, "more_body": more})
                 if not more:
                     break
+                if watcher is None:  # a streamed response: stop reading the worker if the client leaves
+                    watcher = asyncio.ensure_future(receive())
+                    watcher.add_done_callback(lambda fut: None if fut.cancelled() else conn.close())
             ok = True
+        except UpstreamError:
+            return  # the worker or the client went away mid-response; the status is already recorded
         finally:
+            if watcher is not None:
+                watcher.cancel()
             if ok:
                 endpoint.release(conn)
             else:
