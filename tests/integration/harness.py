@@ -52,6 +52,8 @@ class RunningPlatform:
                 pass
             time.sleep(0.05)
         else:
+            self.proc.kill()
+            self.proc.wait()
             raise RuntimeError(f"platform did not start:\n{self.log()}")
         token_file = self.data / "admin.token"
         self.token = self._env.get("EDGEPLANE_ADMIN_TOKEN") or token_file.read_text().strip()

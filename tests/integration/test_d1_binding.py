@@ -12,8 +12,10 @@ from tests.integration.harness import RunningPlatform, make_app
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
     p = RunningPlatform(tmp_path_factory.mktemp("d1")).start()
-    yield p
-    p.stop()
+    try:
+        yield p
+    finally:
+        p.stop()
 
 
 def test_migrations_worker_and_execute(platform: RunningPlatform) -> None:

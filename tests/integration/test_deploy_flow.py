@@ -19,8 +19,10 @@ from tests.integration.harness import RunningPlatform, make_app
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
     p = RunningPlatform(tmp_path_factory.mktemp("flow")).start()
-    yield p
-    p.stop()
+    try:
+        yield p
+    finally:
+        p.stop()
 
 
 @pytest.fixture(scope="module")

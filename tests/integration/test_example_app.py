@@ -16,8 +16,10 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "prompt-lab"
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
     p = RunningPlatform(tmp_path_factory.mktemp("example"), extra_args=["--deploy", str(EXAMPLE)]).start()
-    yield p
-    p.stop()
+    try:
+        yield p
+    finally:
+        p.stop()
 
 
 def test_prompt_lab_routes(platform: RunningPlatform) -> None:

@@ -33,11 +33,13 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
         """)
     )
     p = RunningPlatform(root).start()
-    project = make_app(p.root, "probe")
-    assert p.cli("versions", "upload", project=project).returncode == 0
-    assert p.cli("deploy", "v1", "--app", "probe").returncode == 0
-    yield p
-    p.stop()
+    try:
+        project = make_app(p.root, "probe")
+        assert p.cli("versions", "upload", project=project).returncode == 0
+        assert p.cli("deploy", "v1", "--app", "probe").returncode == 0
+        yield p
+    finally:
+        p.stop()
 
 
 def test_server_settings_come_from_edgeplane_toml(platform: RunningPlatform) -> None:

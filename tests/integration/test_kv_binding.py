@@ -13,15 +13,17 @@ from tests.integration.harness import RunningPlatform, make_app
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[RunningPlatform]:
     p = RunningPlatform(tmp_path_factory.mktemp("kv")).start()
-    project = make_app(p.root, "probe")
-    config = project / "edgeplane.toml"
-    staging = f'binding = "STORE"\nid = "probe-staging"\nbackend = "redis"\nurl = "{redis_url}"\n'
-    config.write_text(config.read_text() + "\n[[env.staging.kv_namespaces]]\n" + staging)
-    assert p.cli("versions", "upload", project=project).returncode == 0
-    assert p.cli("deploy", "v1", "--app", "probe").returncode == 0
-    assert p.cli("deploy", "v1", "--app", "probe", "--env", "staging").returncode == 0
-    yield p
-    p.stop()
+    try:
+        project = make_app(p.root, "probe")
+        config = project / "edgeplane.toml"
+        staging = f'binding = "STORE"\nid = "probe-staging"\nbackend = "redis"\nurl = "{redis_url}"\n'
+        config.write_text(config.read_text() + "\n[[env.staging.kv_namespaces]]\n" + staging)
+        assert p.cli("versions", "upload", project=project).returncode == 0
+        assert p.cli("deploy", "v1", "--app", "probe").returncode == 0
+        assert p.cli("deploy", "v1", "--app", "probe", "--env", "staging").returncode == 0
+        yield p
+    finally:
+        p.stop()
 
 
 @pytest.mark.parametrize(("env", "host"), [("production", "localhost"), ("staging", "staging.localhost")])

@@ -17,11 +17,13 @@ from tests.integration.harness import RunningPlatform, make_app
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
     p = RunningPlatform(tmp_path_factory.mktemp("resilience")).start()
-    project = make_app(p.root, "probe")
-    assert p.cli("versions", "upload", project=project).returncode == 0
-    assert p.cli("deploy", "v1", "--app", "probe").returncode == 0
-    yield p
-    p.stop()
+    try:
+        project = make_app(p.root, "probe")
+        assert p.cli("versions", "upload", project=project).returncode == 0
+        assert p.cli("deploy", "v1", "--app", "probe").returncode == 0
+        yield p
+    finally:
+        p.stop()
 
 
 def _version(p: RunningPlatform) -> str:
