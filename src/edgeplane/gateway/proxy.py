@@ -22,6 +22,7 @@ MAX_IDLE = 256
 IDLE_SECONDS = 60.0
 """Idle connections older than this are dropped (workers keep them 300 s), so a reused one is rarely stale."""
 CONNECT_TIMEOUT = 5.0
+FRAMING = frozenset({b"content-length", b"transfer-encoding"})
 
 
 class UpstreamError(Exception):
@@ -51,6 +52,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_only = False
         self.headers_done = False
         self.interim = False
+        self.framed = False
         self.eof_framed = False
         self.idle_since = 0.0
         self.error: BaseException | None = None
@@ -95,21 +97,21 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- httptools callbacks -------------------------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.lower(), value))
+        name = name.lower()
+        if name in FRAMING:
+            self.framed = True
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             self.interim = True  # 100 Continue / 103 Early Hints: the final response follows
             self.headers = []
+            self.framed = False
             return
         self.status = status
         self.keep_alive = self.parser.should_keep_alive()
-        names = {name for name, _ in self.headers}
-        self.eof_framed = (
-            not self.head_only and status not in (204, 304)
-            and b"content-length" not in names and b"transfer-encoding" not in names
-        )  # fmt: skip
+        self.eof_framed = not (self.framed or self.head_only or status in (204, 304))
         self.headers_done = True
         self._wake()
 
@@ -147,7 +149,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.headers = []
         self.chunks.clear()
         self.buffered = 0
-        self.complete = self.received = self.headers_done = self.interim = self.eof_framed = False
+        self.complete = self.received = self.headers_done = self.interim = self.eof_framed = self.framed = False
         self.head_only = head_only
         self.error = None
         assert self.transport is not None

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from edgeplane.bindings.kv.base import ListedKey, StoredValue
+from edgeplane.bindings.sqlite_wal import connect_shared
 
 __all__ = ["TYPE", "Backend", "from_config"]
 
@@ -30,21 +30,14 @@ CREATE TABLE IF NOT EXISTS kv (
 PURGE_EVERY = 1000
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
-
-
 class Backend:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"kv-{path.stem}")
-        self._wconn = _connect(path)
+        self._wconn = connect_shared(path)
         self._wconn.executescript(SCHEMA)
-        self._rconn = _connect(path)
+        self._rconn = connect_shared(path)
         self._version = self._data_version()
         self._puts = 0
 

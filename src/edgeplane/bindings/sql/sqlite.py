@@ -16,6 +16,7 @@ from typing import Any
 from edgeplane.bindings.errors import BindingError
 from edgeplane.bindings.sql.base import Params, StatementResult
 from edgeplane.bindings.sql.script import split_statements
+from edgeplane.bindings.sqlite_wal import connect_shared
 
 __all__ = ["TYPE", "Backend", "from_config"]
 
@@ -31,8 +32,7 @@ class Backend:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"d1-{path.stem}")
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn = connect_shared(path)
         self._conn.execute("PRAGMA foreign_keys=ON")
 
     async def _call(self, fn: Any, *args: Any) -> Any:
