@@ -7,17 +7,20 @@ Namespaces are opened once and shared; the worker processes open the same files/
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from edgeplane.bindings.kv import KVNamespace, open_namespace
 from edgeplane.bindings.sql import D1Database, open_database
 from edgeplane.config.app import AppConfig
-from edgeplane.config.bindings import D1DatabaseConfig
+from edgeplane.config.bindings import D1DatabaseConfig, KVNamespaceConfig
 from edgeplane.control.store import Store
 from edgeplane.errors import NotFound
 
 __all__ = ["Bindings"]
+
+B = TypeVar("B", KVNamespaceConfig, D1DatabaseConfig)
 
 
 class Bindings:
@@ -39,15 +42,20 @@ class Bindings:
             chosen = max(serving, key=lambda v: v["number"], default=chosen)
         return AppConfig.model_validate(chosen["config"])
 
+    @staticmethod
+    def _declared(items: Sequence[B], binding: str, where: str, kind: str) -> B:
+        """The binding named ``binding`` among ``items``, or NotFound (code ``<KIND>_BINDING_NOT_FOUND``)."""
+        for item in items:
+            if item.binding == binding:
+                return item
+        known = ", ".join(sorted(i.binding for i in items)) or "none"
+        raise NotFound(
+            f"{where} has no {kind} binding {binding!r} (declared: {known})", code=f"{kind}_BINDING_NOT_FOUND"
+        )
+
     async def kv(self, app: str, env: str, binding: str) -> KVNamespace:
         config = await self._config(app, env)
-        declared = {k.binding: k for k in config.kv_for(env)}
-        item = declared.get(binding)
-        if item is None:
-            known = ", ".join(sorted(declared)) or "none"
-            raise NotFound(
-                f"{app} has no KV binding {binding!r} in {env!r} (declared: {known})", code="KV_BINDING_NOT_FOUND"
-            )
+        item = self._declared(config.kv_for(env), binding, f"{app} in {env!r}", "KV")
         key = (item.backend, item.id, item.url)
         if key not in self._kv:
             self._kv[key] = open_namespace(item.backend, item.id, self.data_dir, item.url)
@@ -55,13 +63,7 @@ class Bindings:
 
     async def d1(self, app: str, env: str, binding: str) -> tuple[D1Database, D1DatabaseConfig]:
         config = await self._config(app, env)
-        declared = {d.binding: d for d in config.d1_for(env)}
-        item = declared.get(binding)
-        if item is None:
-            known = ", ".join(sorted(declared)) or "none"
-            raise NotFound(
-                f"{app} has no D1 binding {binding!r} in {env!r} (declared: {known})", code="D1_BINDING_NOT_FOUND"
-            )
+        item = self._declared(config.d1_for(env), binding, f"{app} in {env!r}", "D1")
         key = (item.backend, item.database_id, item.url)
         if key not in self._d1:
             self._d1[key] = open_database(item.backend, item.database_id, self.data_dir, item.url)

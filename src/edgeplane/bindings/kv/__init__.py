@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from edgeplane.bindings.errors import BindingError
 from edgeplane.bindings.kv.base import KVBackend, ListedKey, ListPage, StoredValue
 from edgeplane.bindings.kv.namespace import KVNamespace, KVResult
+from edgeplane.bindings.registry import load_backend
 
 __all__ = [
     "BACKENDS",
@@ -28,12 +27,7 @@ BACKENDS = {"sqlite": "edgeplane.bindings.kv.sqlite", "redis": "edgeplane.bindin
 
 
 def open_backend(backend: str, namespace_id: str, data_dir: Path, url: str | None) -> KVBackend:
-    module_name = BACKENDS.get(backend)
-    if module_name is None:
-        raise BindingError(
-            f"unknown KV backend {backend!r}; choose one of {sorted(BACKENDS)}", code="KV_BACKEND_UNKNOWN"
-        )
-    module = importlib.import_module(module_name)
+    module = load_backend(BACKENDS, backend, "KV_BACKEND_UNKNOWN", "KV")
     backend_obj: KVBackend = module.from_config(namespace_id, data_dir, url)
     return backend_obj
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
-from edgeplane.bindings.errors import BindingError
+from edgeplane.bindings.registry import load_backend
 from edgeplane.bindings.sql.base import SQLBackend
 from edgeplane.bindings.sql.database import D1Database, D1Result, PreparedStatement
 
@@ -17,11 +16,6 @@ distributed engine (it speaks SQLite's dialect, so D1 semantics carry over); see
 
 
 def open_database(backend: str, database_id: str, data_dir: Path, url: str | None = None) -> D1Database:
-    module_name = BACKENDS.get(backend)
-    if module_name is None:
-        raise BindingError(
-            f"unknown SQL backend {backend!r}; choose one of {sorted(BACKENDS)}", code="SQL_BACKEND_UNKNOWN"
-        )
-    module = importlib.import_module(module_name)
+    module = load_backend(BACKENDS, backend, "SQL_BACKEND_UNKNOWN", "SQL")
     engine: SQLBackend = module.from_config(database_id, data_dir, url)
     return D1Database(engine)
