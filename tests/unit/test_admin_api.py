@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import tarfile
 from collections.abc import AsyncIterator
@@ -151,3 +152,20 @@ async def test_first_start_token_is_created_once(tmp_path: Path) -> None:
     second = ControlPlane(config, Gateway(config))
     assert await second.start() is None
     await second.close()
+
+
+async def test_concurrent_uploads_get_distinct_numbers(admin, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client, token, _ = admin
+    headers = {**bearer(token), "content-type": "application/gzip"}
+    bundles = []
+    for i in range(6):
+        project = tmp_path / f"p{i}"
+        project.mkdir()
+        (project / "edgeplane.toml").write_text(APP_TOML)
+        (project / "app.py").write_text(f"app = {i}\n")
+        bundles.append(pack_directory(project))
+    responses = await asyncio.gather(
+        *(client.post("/v1/apps/demo/versions", content=b, headers=headers) for b in bundles)
+    )
+    assert [r.status_code for r in responses] == [201] * 6
+    assert sorted(r.json()["number"] for r in responses) == [1, 2, 3, 4, 5, 6]

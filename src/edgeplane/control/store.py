@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from edgeplane.control.schema import (
@@ -27,6 +28,8 @@ from edgeplane.control.schema import (
 )
 
 __all__ = ["Store"]
+
+NUMBER_RETRIES = 5
 
 
 def _row_dict(values: dict[str, Any]) -> dict[str, Any]:
@@ -73,6 +76,18 @@ class Store:
     # -- versions ------------------------------------------------------------------------------------------
     async def add_version(
         self, *, app: str, digest: str, message: str, tag: str | None, author: str, config: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Record a version with the next number; concurrent uploads each get their own number."""
+        for attempt in range(NUMBER_RETRIES):
+            try:
+                return await self._add_version(app, digest, message, tag, author, config)
+            except IntegrityError:
+                if attempt == NUMBER_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _add_version(
+        self, app: str, digest: str, message: str, tag: str | None, author: str, config: dict[str, Any]
     ) -> dict[str, Any]:
         async with self._tx() as conn:
             number = (await conn.execute(select(func.max(versions.c.number)).where(versions.c.app == app))).scalar()
