@@ -101,11 +101,17 @@ async def test_expiration(kv: KVNamespace, clock: FakeClock) -> None:
 
 
 async def test_expiration_limits(kv: KVNamespace, clock: FakeClock) -> None:
+    # Checked against Miniflare 4.20260426 (tools/miniflare/kv_semantics.mjs).
     await expect_error("KV_INVALID_EXPIRATION", kv.put("k", "v", expiration_ttl=59))
+    await expect_error("KV_INVALID_EXPIRATION", kv.put("k", "v", expiration_ttl=59.9))
     await expect_error("KV_INVALID_EXPIRATION", kv.put("k", "v", expiration=int(clock.now) + 59))
-    await expect_error("KV_INVALID_EXPIRATION", kv.put("k", "v", expiration=int(clock.now) + 100, expiration_ttl=100))
-    await expect_error("KV_INVALID_EXPIRATION", kv.put("k", "v", expiration_ttl=60.5))  # type: ignore[arg-type]
+    await expect_error("KV_INVALID_EXPIRATION", kv.put("k", "v", expiration_ttl=True))  # type: ignore[arg-type]
+    await expect_error("KV_INVALID_EXPIRATION", kv.put("k", "v", expiration_ttl="60"))  # type: ignore[arg-type]
     assert await kv.get("k") is None
+    await kv.put("both", "v", expiration=int(clock.now) + 1000, expiration_ttl=100)  # the TTL wins
+    await kv.put("float", "v", expiration_ttl=60.5)  # truncated to whole seconds
+    listed = {k.name: k.expiration for k in (await kv.list()).keys}
+    assert listed == {"both": int(clock.now) + 100, "float": int(clock.now) + 60}
 
 
 async def test_key_value_metadata_limits_and_nothing_written(kv: KVNamespace) -> None:

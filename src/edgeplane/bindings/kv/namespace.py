@@ -121,8 +121,8 @@ class KVNamespace:
         key: str,
         value: str | bytes | bytearray | memoryview,
         *,
-        expiration: int | None = None,
-        expiration_ttl: int | None = None,
+        expiration: float | None = None,
+        expiration_ttl: float | None = None,
         metadata: Any = None,
     ) -> None:
         """Store ``value``; ``expiration`` (epoch seconds) or ``expiration_ttl`` (seconds, ≥ 60) make it expire."""
@@ -146,21 +146,20 @@ class KVNamespace:
         await self.backend.put(key, data, expires, metadata)
         self._cache.pop(key, None)
 
-    def _expiry(self, expiration: int | None, expiration_ttl: int | None) -> int | None:
-        if expiration is not None and expiration_ttl is not None:
-            raise _fail("KV_INVALID_EXPIRATION", "give expiration or expiration_ttl, not both")
+    def _expiry(self, expiration: float | None, expiration_ttl: float | None) -> int | None:
+        """Absolute expiry in epoch seconds. As in Miniflare: numbers are truncated to whole seconds, and when
+        both are given ``expiration_ttl`` wins."""
         now = self.clock()
         if expiration_ttl is not None:
-            if not isinstance(expiration_ttl, int) or isinstance(expiration_ttl, bool) or expiration_ttl < MIN_TTL:
-                raise _fail("KV_INVALID_EXPIRATION", f"expiration_ttl must be an integer ≥ {MIN_TTL} seconds")
-            return int(now) + expiration_ttl
+            if not _is_number(expiration_ttl) or int(expiration_ttl) < MIN_TTL:
+                raise _fail("KV_INVALID_EXPIRATION", f"expiration_ttl must be a number ≥ {MIN_TTL} seconds")
+            return int(now) + int(expiration_ttl)
         if expiration is not None:
-            if not isinstance(expiration, int) or isinstance(expiration, bool) or expiration < now + MIN_TTL:
+            if not _is_number(expiration) or int(expiration) < now + MIN_TTL:
                 raise _fail(
-                    "KV_INVALID_EXPIRATION",
-                    f"expiration must be an integer epoch second at least {MIN_TTL} s in the future",
+                    "KV_INVALID_EXPIRATION", f"expiration must be an epoch second at least {MIN_TTL} s in the future"
                 )
-            return expiration
+            return int(expiration)
         return None
 
     async def delete(self, key: str) -> None:
@@ -180,6 +179,10 @@ class KVNamespace:
 
     async def close(self) -> None:
         await self.backend.close()
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value  # not NaN
 
 
 def _check_type(type: str) -> None:
