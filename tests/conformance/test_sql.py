@@ -52,6 +52,7 @@ async def test_prepare_bind_all_first_run_raw(db: D1Database) -> None:
     insert = db.prepare("INSERT INTO users (name, score, avatar, active) VALUES (?, ?, ?, ?)")
     r = await insert.bind("ana", 9.5, b"\x89PNG", True).run()
     assert r.success and r.meta["changes"] == 1 and r.meta["last_row_id"] == 1 and r.meta["rows_written"] == 1
+    assert r.meta["changed_db"] is True
     await insert.bind("bo", None, None, False).run()  # a prepared statement is reusable with new params
     rows = await db.prepare("SELECT name, score, avatar, active FROM users ORDER BY id").all()
     assert rows.results == [
@@ -66,7 +67,7 @@ async def test_prepare_bind_all_first_run_raw(db: D1Database) -> None:
     assert await db.prepare("SELECT id, name FROM users ORDER BY id").raw(column_names=True) == [
         ["id", "name"], [1, "ana"], [2, "bo"],
     ]  # fmt: skip
-    await expect_error("D1_COLUMN_NOT_FOUND", db.prepare("SELECT id FROM users").first("nope"))
+    await expect_error("D1_COLUMN_NOTFOUND", db.prepare("SELECT id FROM users").first("nope"))
     with pytest.raises(BindingError) as info:
         db.prepare("SELECT ?").bind({"a": 1})
     assert info.value.code == "D1_TYPE_ERROR"

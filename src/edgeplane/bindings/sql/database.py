@@ -28,7 +28,7 @@ class D1Result:
 def _meta(r: StatementResult) -> dict[str, Any]:
     return {
         "duration": round(r.duration_ms, 3), "rows_read": r.rows_read, "rows_written": r.rows_written,
-        "last_row_id": r.last_row_id, "changes": r.changes,
+        "last_row_id": r.last_row_id, "changes": r.changes, "changed_db": r.changes > 0,
     }  # fmt: skip
 
 
@@ -83,7 +83,7 @@ class PreparedStatement:
         if column is None:
             return row
         if column not in row:
-            raise BindingError(f"column {column!r} is not in the result {r.columns}", code="D1_COLUMN_NOT_FOUND")
+            raise BindingError(f"column {column!r} is not in the result {r.columns}", code="D1_COLUMN_NOTFOUND")
         return row[column]
 
     async def raw(self, column_names: bool = False) -> list[list[Any]]:
