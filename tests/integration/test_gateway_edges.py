@@ -232,3 +232,47 @@ def test_unreachable_upstream_fails_to_deploy(platform: RunningPlatform) -> None
     assert platform.cli("versions", "upload", project=dead).returncode == 0
     result = platform.cli("deploy", "v1", "--app", "dead")
     assert result.returncode == 1 and "worker_start_failed" in result.stderr and "not healthy" in result.stderr
+
+
+def _serve_upstream(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
+    script = tmp_path / "upstream-heal.py"
+    script.write_text(UPSTREAM)
+    proc = subprocess.Popen([sys.executable, str(script), str(port), "healed"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise AssertionError("upstream did not start")
+
+
+def test_a_version_down_at_startup_comes_back_without_a_redeploy(platform: RunningPlatform, tmp_path: Path) -> None:
+    port = free_port()
+    upstream = _serve_upstream(tmp_path, port)
+    project = _upstream_app(platform.root, "heal", port)
+    text = (project / "edgeplane.toml").read_text().replace('name = "svc"', 'name = "heal"')
+    (project / "edgeplane.toml").write_text(
+        text.replace("svc.localhost", "heal.localhost") + "[runtime]\nstartup_timeout = 1\n"
+    )
+    assert platform.cli("versions", "upload", project=project).returncode == 0
+    assert platform.cli("deploy", "v1", "--app", "heal").returncode == 0
+    assert platform.get("/x", host="heal.localhost").text == "healed /x"
+    upstream.terminate()
+    upstream.wait()
+    platform.stop()
+    platform.start()  # the upstream is down: the version cannot be restored
+    down = platform.get("/x", host="heal.localhost")
+    assert down.status_code == 503 and down.json()["error"]["code"] == "no_healthy_worker"
+    upstream = _serve_upstream(tmp_path, port)
+    try:
+        deadline = time.monotonic() + 20
+        while platform.get("/x", host="heal.localhost").status_code != 200:
+            assert time.monotonic() < deadline, "the version was not restored"
+            time.sleep(0.2)
+        assert platform.get("/x", host="heal.localhost").text == "healed /x"
+        assert platform.get("/whoami").status_code == 200  # the rest kept working
+    finally:
+        upstream.terminate()
+        upstream.wait()

@@ -33,6 +33,10 @@ __all__ = ["ControlPlane"]
 
 log = logging.getLogger("edgeplane.control")
 
+RESTORE_WAIT = 10.0
+HEAL_START = 2.0
+HEAL_MAX = 60.0
+
 
 class _NoPool:
     """Stands in for a version whose processes are not running: the gateway answers 503, not silence."""
@@ -59,6 +63,7 @@ class ControlPlane:
         self.bindings = Bindings(self.store, self.data_dir)
         self._lock = asyncio.Lock()
         self._pinned: Counter[PoolKey] = Counter()
+        self._healing: set[PoolKey] = set()
         self._versions: dict[str, dict[str, Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -66,14 +71,72 @@ class ControlPlane:
         """Open the store, create the first admin token if needed, and bring back every current deployment."""
         await self.store.init()
         token = await self.auth.bootstrap(self.data_dir, preset_token)
-        for deployment in await self.store.current_deployments():
-            try:
-                await self._start_pools(deployment["app"], deployment["env"], deployment["splits"])
-            except EdgeplaneError as exc:
-                log.error("cannot restore %s/%s: %s", deployment["app"], deployment["env"], exc.message)
+        await self._restore()
         await self._publish()
         self.spawn(self._reconcile(start_previous=True))
+        self.spawn(self._heal())
         return token
+
+    async def _restore(self) -> None:
+        """Start every current deployment's pools, all at once, waiting at most RESTORE_WAIT: a version that is
+        slow or down (an upstream that is not up yet) must not hold the whole platform back. What is still
+        starting goes on in the background; the heal loop publishes it, or retries it, later."""
+        restores = {
+            asyncio.create_task(self._start_pools(d["app"], d["env"], d["splits"])): f"{d['app']}/{d['env']}"
+            for d in await self.store.current_deployments()
+        }
+        if not restores:
+            return
+
+        def report(task: asyncio.Task[None]) -> None:
+            exc = None if task.cancelled() else task.exception()
+            if isinstance(exc, EdgeplaneError):
+                log.error("cannot restore %s yet (will retry): %s", restores[task], exc.message)
+            elif exc is not None:
+                log.error("cannot restore %s yet (will retry): %r", restores[task], exc)
+
+        for task in restores:
+            task.add_done_callback(report)
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        await asyncio.wait(restores, timeout=RESTORE_WAIT)
+
+    async def _missing(self) -> set[PoolKey]:
+        """Live versions (in a current deployment) with no running pool."""
+        return {
+            (d["app"], d["env"], s["version_id"])
+            for d in await self.store.current_deployments()
+            for s in d["splits"]
+            if (d["app"], d["env"], s["version_id"]) not in self.runtime.pools
+        }
+
+    async def _heal(self) -> None:
+        """Watch for live versions without a running pool (down at start-up, or failed since) and heal each in
+        its own task, so one that never comes back does not delay the others."""
+        while True:
+            await asyncio.sleep(HEAL_START)
+            for key in await self._missing() - self._healing:
+                self._healing.add(key)
+                self.spawn(self._heal_one(key))
+
+    async def _heal_one(self, key: PoolKey) -> None:
+        app, env, vid = key
+        delay = HEAL_START
+        try:
+            while key in await self._missing():
+                try:
+                    await self.runtime.ensure(await self._spec(app, env, vid))
+                except EdgeplaneError as exc:
+                    log.warning("%s/%s version %s is still down: %s", app, env, vid[:8], exc.message)
+                else:
+                    async with self._lock:
+                        await self._publish()
+                    log.info("restored %s/%s version %s", app, env, vid[:8])
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, HEAL_MAX)
+        finally:
+            self._healing.discard(key)
 
     async def close(self) -> None:
         background = list(self._background)
