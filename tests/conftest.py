@@ -43,6 +43,44 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc.wait(10)
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's S3 server (a real HTTP server speaking the S3 REST protocol) on 127.0.0.1."""
+    import sys
+
+    import httpx
+
+    port = free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(url + "/moto-api/", timeout=1)
+            break
+        except httpx.TransportError:
+            assert proc.poll() is None, "moto server exited; see its log"
+            assert time.monotonic() < deadline, "moto server did not start in 30 s"
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+def make_s3_bucket(endpoint: str, name: str) -> None:
+    import boto3
+
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
+    client.create_bucket(Bucket=name)
+    client.close()
+
+
 class FakeClock:
     """An injected clock: tests move time instead of sleeping."""
 
