@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,13 @@ class AdminClient:
 
     def raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send a request; the response itself (for non-JSON bodies), or EdgeplaneError on failure."""
+        with self.stream(method, path, **kwargs) as response:
+            response.read()
+            return response
+
+    @contextlib.contextmanager
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """A response whose body is not read yet (``iter_bytes``), or EdgeplaneError on failure."""
         if not self.token:
             raise EdgeplaneError(
                 "no admin token: pass --token, set EDGEPLANE_TOKEN, or run from the project whose "
@@ -66,7 +75,11 @@ class AdminClient:
             )
         headers = {"authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
         try:
-            response = self.http.request(method, path, headers=headers, **kwargs)
+            with self.http.stream(method, path, headers=headers, **kwargs) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._error(response)
+                yield response
         except httpx.ConnectError:
             raise EdgeplaneError(
                 f"cannot reach the admin API at {self.base_url}: is 'edgeplane serve' (or 'make up') running?",
@@ -74,16 +87,17 @@ class AdminClient:
             ) from None
         except httpx.HTTPError as exc:
             raise EdgeplaneError(f"admin API request failed: {exc}", code="unreachable") from None
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-            except ValueError:
-                body = {}
-            err = body.get("error", {}) if isinstance(body, dict) else {}
-            error = EdgeplaneError(err.get("message", response.text[:200]), code=err.get("code", "error"))
-            error.details = err.get("details") or {}
-            raise error
-        return response
+
+    @staticmethod
+    def _error(response: httpx.Response) -> EdgeplaneError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        err = body.get("error", {}) if isinstance(body, dict) else {}
+        error = EdgeplaneError(err.get("message", response.text[:200]), code=err.get("code", "error"))
+        error.details = err.get("details") or {}
+        return error
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})

@@ -11,12 +11,28 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edgeplane.config.bindings import D1DatabaseConfig, KVNamespaceConfig, check_bindings
+from edgeplane.config.bindings import (
+    AnalyticsDatasetConfig,
+    BindingConfig,
+    D1DatabaseConfig,
+    KVNamespaceConfig,
+    R2BucketConfig,
+    check_bindings,
+)
 
 __all__ = ["AppConfig", "EnvConfig", "Route", "RuntimeConfig", "parse_route"]
 
 NAME_RE = r"^[a-z0-9][a-z0-9-]{0,62}$"
 STANDARD_ENVS = ("development", "staging", "production")
+
+
+BINDING_TABLES = {
+    "kv": "kv_namespaces",
+    "d1": "d1_databases",
+    "r2": "r2_buckets",
+    "analytics": "analytics_engine_datasets",
+}
+"""Binding kind -> its wrangler.toml-style table name."""
 
 
 class _Strict(BaseModel):
@@ -84,6 +100,10 @@ class EnvConfig(_Strict):
     """The environment's own KV namespaces; when absent, the top-level ``[[kv_namespaces]]`` apply."""
     d1_databases: list[D1DatabaseConfig] | None = None
     """The environment's own D1 databases; when absent, the top-level ``[[d1_databases]]`` apply."""
+    r2_buckets: list[R2BucketConfig] | None = None
+    """The environment's own R2 buckets; when absent, the top-level ``[[r2_buckets]]`` apply."""
+    analytics_engine_datasets: list[AnalyticsDatasetConfig] | None = None
+    """The environment's own analytics datasets; when absent, the top-level ones apply."""
 
     _norm_routes = field_validator("routes", mode="before")(_routes)
     _valid_routes = field_validator("routes", "route")(_check_patterns)
@@ -108,6 +128,8 @@ class AppConfig(_Strict):
     runtime: RuntimeConfig = RuntimeConfig()
     kv_namespaces: list[KVNamespaceConfig] = []
     d1_databases: list[D1DatabaseConfig] = []
+    r2_buckets: list[R2BucketConfig] = []
+    analytics_engine_datasets: list[AnalyticsDatasetConfig] = []
     env: dict[str, EnvConfig] = {}
     server: dict[str, object] | None = None
     """Platform settings for ``edgeplane serve``/``dev``; validated separately as ServerConfig."""
@@ -143,27 +165,35 @@ class AppConfig(_Strict):
     def _main_or_upstream(self) -> AppConfig:
         if (self.main is None) == (self.upstream is None):
             raise ValueError("set exactly one of 'main' (a Python ASGI app) or 'upstream' (an http:// URL)")
-        has_bindings = self.kv_namespaces or self.d1_databases
-        if self.upstream and (has_bindings or any(e.kv_namespaces or e.d1_databases for e in self.env.values())):
+        envs = ["", *self.env]
+        if self.upstream and any(items for e in envs for items in self.bindings_for(e).values()):
             raise ValueError("an upstream worker cannot have bindings (they live inside Python workers)")
-        check_bindings(self.kv_namespaces, self.d1_databases, set(self.vars))
+        check_bindings(self.bindings_for(""), set(self.vars))
         for name, env in self.env.items():
-            check_bindings(self.kv_for(name), self.d1_for(name), set(self.vars) | set(env.vars))
+            check_bindings(self.bindings_for(name), set(self.vars) | set(env.vars))
         return self
 
-    def d1_for(self, env_name: str) -> list[D1DatabaseConfig]:
-        """The environment's D1 databases (its own if declared, else the top-level ones)."""
+    def bindings_for(self, env_name: str) -> dict[str, list[BindingConfig]]:
+        """The environment's bindings by kind (``kv``, ``d1``, ``r2``, ``analytics``); an environment's own
+        table of a kind replaces the top-level one."""
         declared = self.env.get(env_name)
-        if declared is not None and declared.d1_databases is not None:
-            return declared.d1_databases
-        return self.d1_databases
+        out: dict[str, list[BindingConfig]] = {}
+        for kind, field_name in BINDING_TABLES.items():
+            items = getattr(declared, field_name, None) if declared is not None else None
+            out[kind] = list(items if items is not None else getattr(self, field_name))
+        return out
+
+    def r2_for(self, env_name: str) -> list[R2BucketConfig]:
+        return [b for b in self.bindings_for(env_name)["r2"] if isinstance(b, R2BucketConfig)]
+
+    def analytics_for(self, env_name: str) -> list[AnalyticsDatasetConfig]:
+        return [b for b in self.bindings_for(env_name)["analytics"] if isinstance(b, AnalyticsDatasetConfig)]
+
+    def d1_for(self, env_name: str) -> list[D1DatabaseConfig]:
+        return [b for b in self.bindings_for(env_name)["d1"] if isinstance(b, D1DatabaseConfig)]
 
     def kv_for(self, env_name: str) -> list[KVNamespaceConfig]:
-        """The environment's KV namespaces (its own if declared, else the top-level ones)."""
-        declared = self.env.get(env_name)
-        if declared is not None and declared.kv_namespaces is not None:
-            return declared.kv_namespaces
-        return self.kv_namespaces
+        return [b for b in self.bindings_for(env_name)["kv"] if isinstance(b, KVNamespaceConfig)]
 
     def environment(self, name: str) -> EnvConfig:
         """The named environment. Standard names exist undeclared (with the top-level routes); an undeclared

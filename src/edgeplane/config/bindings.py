@@ -1,4 +1,5 @@
-"""Binding tables of edgeplane.toml, shaped like wrangler.toml's (``[[kv_namespaces]]`` today)."""
+"""Binding tables of edgeplane.toml, shaped like wrangler.toml's (``[[kv_namespaces]]``, ``[[r2_buckets]]``,
+``[[d1_databases]]``, ``[[analytics_engine_datasets]]``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-__all__ = ["D1DatabaseConfig", "KVNamespaceConfig", "check_bindings"]
+__all__ = ["AnalyticsDatasetConfig", "BindingConfig", "D1DatabaseConfig", "KVNamespaceConfig", "R2BucketConfig",
+           "check_bindings"]  # fmt: skip
 
 
 def _identifier(value: str) -> str:
@@ -70,10 +72,63 @@ class D1DatabaseConfig(BaseModel):
     _id = field_validator("database_id")(_safe_id)
 
 
-def check_bindings(kv: list[KVNamespaceConfig], d1: list[D1DatabaseConfig], var_names: set[str]) -> None:
+class R2BucketConfig(BaseModel):
+    """``[[r2_buckets]]``: an object bucket visible to the worker as ``env.<binding>``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    binding: str
+    """Name in the worker's env, e.g. ``ASSETS``."""
+    bucket_name: str
+    """Identifies the data: ``<data_dir>/r2/<bucket_name>/`` for files, the S3 bucket for s3."""
+    backend: Literal["files", "s3"] = "files"
+    """Where objects live: local files (the embedded default) or any S3-compatible server."""
+    url: str | None = None
+    """For s3, the endpoint (``http://127.0.0.1:9000``; omit for AWS); for files, an optional ``file:///dir``."""
+    region: str | None = None
+    """S3 region (default ``us-east-1``)."""
+    access_key_id_env: str = "AWS_ACCESS_KEY_ID"
+    """Name of the platform's environment variable holding the S3 access key id (never the key itself)."""
+    secret_access_key_env: str = "AWS_SECRET_ACCESS_KEY"
+    """Name of the platform's environment variable holding the S3 secret key."""
+
+    _binding = field_validator("binding")(_identifier)
+
+    @field_validator("bucket_name")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+            raise ValueError("must be 3-63 lowercase letters, digits, '.' or '-' (S3 bucket rules)")
+        return value
+
+
+class AnalyticsDatasetConfig(BaseModel):
+    """``[[analytics_engine_datasets]]``: a dataset the worker writes to as ``env.<binding>``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    binding: str
+    """Name in the worker's env, e.g. ``EVENTS``."""
+    dataset: str
+    """Dataset (table) name, queried as ``SELECT … FROM <dataset>``."""
+
+    _binding = field_validator("binding")(_identifier)
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", value):
+            raise ValueError("must be letters, digits and '_' (a SQL table name), starting with a letter")
+        return value
+
+
+BindingConfig = KVNamespaceConfig | D1DatabaseConfig | R2BucketConfig | AnalyticsDatasetConfig
+
+
+def check_bindings(bindings: dict[str, list[BindingConfig]], var_names: set[str]) -> None:
     """Binding names are unique and do not shadow vars."""
     seen: set[str] = set()
-    for item in [*(k.binding for k in kv), *(d.binding for d in d1)]:
+    for item in (b.binding for items in bindings.values() for b in items):
         if item in seen:
             raise ValueError(f"binding {item!r} is declared twice")
         if item in var_names:

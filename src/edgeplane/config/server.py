@@ -22,6 +22,8 @@ class ServerConfig(BaseModel):
     admin_port: Annotated[int, Field(ge=0, le=65535)] = 8788
     data_dir: Path = Path(".edgeplane")
     """State (SQLite), bundles and worker logs."""
+    public_url: str | None = None
+    """The gateway's URL as clients reach it, used in presigned object URLs; default ``http://host:port``."""
     colo: str = "local"
     """This node's colo name, passed to workers as ``Edgeplane-Colo``."""
     country_header: str | None = None
@@ -41,6 +43,10 @@ class ServerConfig(BaseModel):
     """Send worker output to this terminal instead of per-process log files (``edgeplane dev``)."""
     database_url: str | None = None
     """SQLAlchemy async URL of the control-state store; default: SQLite in ``data_dir``."""
+
+    def gateway_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
     fallback: str | None = None
     """``app/env`` that serves requests matching no route (``edgeplane dev`` sets it); None answers 404."""
     expose_version_header: bool = True

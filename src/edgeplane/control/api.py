@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from edgeplane import __version__
-from edgeplane.control.routes import d1, deployments, kv, tokens, versions
+from edgeplane.control.routes import analytics, d1, deployments, kv, r2, tokens, versions
 from edgeplane.control.routes.auth import Reader
 from edgeplane.control.service import ControlPlane
 from edgeplane.errors import EdgeplaneError
@@ -58,6 +58,14 @@ def create_admin_app(control: ControlPlane) -> FastAPI:
     async def status(_: Reader) -> dict[str, Any]:
         return {"version": __version__, "pools": control.runtime.status()}
 
-    for router in (versions.router, deployments.router, kv.router, d1.router, tokens.router):
+    for router in (
+        versions.router,
+        deployments.router,
+        kv.router,
+        r2.router,
+        d1.router,
+        analytics.router,
+        tokens.router,
+    ):
         api.include_router(router)
     return api

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from edgeplane.bindings.analytics import open_store
 from edgeplane.config.app import AppConfig, Route
 from edgeplane.config.load import CONFIG_FILE, parse_app_config
 from edgeplane.config.server import ServerConfig
@@ -60,7 +61,10 @@ class ControlPlane:
         self.runtime = Runtime(self.data_dir / "logs")
         self.gateway = gateway
         self.auth = TokenAuth(self.store)
-        self.bindings = Bindings(self.store, self.data_dir)
+        self.bindings = Bindings(self.store, self.data_dir, config.gateway_url())
+        self.analytics = open_store(self.data_dir)
+        gateway.objects.resolve = self.bindings.r2
+        gateway.objects.secret = lambda: self.bindings.secret
         self._lock = asyncio.Lock()
         self._pinned: Counter[PoolKey] = Counter()
         self._healing: set[PoolKey] = set()
@@ -70,6 +74,7 @@ class ControlPlane:
     async def start(self, preset_token: str | None = None) -> str | None:
         """Open the store, create the first admin token if needed, and bring back every current deployment."""
         await self.store.init()
+        await self.analytics.start()
         token = await self.auth.bootstrap(self.data_dir, preset_token)
         await self._restore()
         await self._publish()
@@ -144,6 +149,7 @@ class ControlPlane:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await self.runtime.close()
+        await self.analytics.close()  # after the workers: their last points are spooled by now
         await self.bindings.close()
         await self.store.close()
 
@@ -272,8 +278,7 @@ class ControlPlane:
         rt = cfg.runtime
         return WorkerSpec(
             app=app, env=env, version_id=version_id, root=root, main=cfg.main, upstream=cfg.upstream,
-            vars=cfg.vars_for(env), kv=tuple(k.model_dump() for k in cfg.kv_for(env)),
-            d1=tuple(d.model_dump() for d in cfg.d1_for(env)), data_dir=str(self.data_dir),
+            vars=cfg.vars_for(env), bindings=self.bindings.for_worker(cfg, app, env), data_dir=str(self.data_dir),
             pool_size=rt.pool_size, health_check_path=rt.health_check_path,
             startup_timeout=rt.startup_timeout, inherit_stdio=self.config.workers_inherit_stdio,
         )  # fmt: skip

@@ -1,6 +1,6 @@
 """The gateway: the request path, top to bottom, in one place.
 
-    context -> observe -> limits -> router -> dispatch
+    context -> observe -> objects -> limits -> router -> dispatch
 
 Each stage is a raw ASGI callable built once from config; the hot path does no config parsing. The server
 runs with lifespan and WebSocket support off, so every scope the stages see is ``http``.
@@ -13,6 +13,7 @@ from edgeplane.config.server import ServerConfig
 from edgeplane.gateway.stages.context import Context, ContextConfig
 from edgeplane.gateway.stages.dispatch import Dispatch, DispatchConfig
 from edgeplane.gateway.stages.limits import Limits, LimitsConfig
+from edgeplane.gateway.stages.objects import PresignedObjects
 from edgeplane.gateway.stages.observe import GatewayStats, Observe
 from edgeplane.gateway.stages.router import RouteHolder, Router
 from edgeplane.gateway.types import ASGIApp
@@ -29,6 +30,7 @@ class Gateway:
         app: ASGIApp = Dispatch(None, DispatchConfig(colo=config.colo, upstream_timeout=config.upstream_timeout))
         app = Router(app, self.routes)
         app = Limits(app, LimitsConfig(config.max_header_bytes, config.max_body_bytes))
+        app = self.objects = PresignedObjects(app)
         app = Observe(app, self.stats)
         app = Context(app, ContextConfig(config.colo, config.country_header, config.client_ip_header))
         self.app = app

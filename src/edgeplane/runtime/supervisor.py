@@ -49,10 +49,8 @@ class WorkerSpec:
     main: str | None
     upstream: str | None = None
     vars: dict[str, Any] = field(default_factory=dict)
-    kv: tuple[dict[str, Any], ...] = ()
-    """KV namespace configs (binding, id, backend, url), opened inside each worker process."""
-    d1: tuple[dict[str, Any], ...] = ()
-    """D1 database configs, opened inside each worker process."""
+    bindings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Binding configs by kind (``kv``, ``d1``, ``r2``, ``analytics``), opened inside each worker process."""
     data_dir: str = ""
     """The platform's data directory (embedded backends keep their files under it)."""
     pool_size: int = 2
@@ -101,7 +99,7 @@ class WorkerProcess:
         sock = str(self.pool.run_dir / f"w{next(_socket_ids)}.sock")
         payload = {
             "root": str(spec.root), "main": spec.main, "socket": sock, "vars": spec.vars,
-            "kv": list(spec.kv), "d1": list(spec.d1), "data_dir": spec.data_dir,
+            "bindings": spec.bindings, "data_dir": spec.data_dir,
         }  # fmt: skip
         # Workers get a minimal environment: the platform's own variables (tokens, database URLs) stay out.
         env = {k: v for k, v in os.environ.items() if k in WORKER_ENV_KEEP or k.startswith("LC_")}

@@ -95,21 +95,50 @@ def load_app(root: Path, main: str) -> ASGIApp:
     return app  # type: ignore[no-any-return]
 
 
-def build_env(spec: dict[str, Any]) -> tuple[dict[str, Any], list[Callable[[], Awaitable[None]]]]:
-    """Vars plus one object per binding; and the functions that close the bindings at shutdown."""
+def _open_kv(item: dict[str, Any], data_dir: Path) -> Any:
     from edgeplane.bindings.kv import open_namespace
+
+    return open_namespace(item["backend"], item["id"], data_dir, item.get("url"))
+
+
+def _open_d1(item: dict[str, Any], data_dir: Path) -> Any:
     from edgeplane.bindings.sql import open_database
 
+    return open_database(item["backend"], item["database_id"], data_dir, item.get("url"))
+
+
+def _open_r2(item: dict[str, Any], data_dir: Path) -> Any:
+    from edgeplane.bindings.objects import open_bucket
+    from edgeplane.bindings.objects.presign import url_signer
+
+    presign = item["presign"]
+    sign = url_signer(presign["base_url"], bytes.fromhex(presign["key"]), presign["app"], presign["env"],
+                      item["binding"])  # fmt: skip
+    return open_bucket(item["backend"], item["bucket_name"], data_dir, item.get("url"), item.get("options"), sign)
+
+
+def _open_analytics(item: dict[str, Any], data_dir: Path) -> Any:
+    from edgeplane.bindings.analytics import open_dataset_writer
+
+    return open_dataset_writer(item["dataset"], data_dir)
+
+
+OPENERS: dict[str, Callable[[dict[str, Any], Path], Any]] = {
+    "kv": _open_kv, "d1": _open_d1, "r2": _open_r2, "analytics": _open_analytics,
+}  # fmt: skip
+"""Binding kind -> how a worker opens one (each result has ``async close()``)."""
+
+
+def build_env(spec: dict[str, Any]) -> tuple[dict[str, Any], list[Callable[[], Awaitable[None]]]]:
+    """Vars plus one object per binding; and the functions that close the bindings at shutdown."""
     values: dict[str, Any] = dict(spec.get("vars", {}))
     closers: list[Callable[[], Awaitable[None]]] = []
-    for item in spec.get("kv", []):
-        namespace = open_namespace(item["backend"], item["id"], Path(spec["data_dir"]), item.get("url"))
-        values[item["binding"]] = namespace
-        closers.append(namespace.close)
-    for item in spec.get("d1", []):
-        database = open_database(item["backend"], item["database_id"], Path(spec["data_dir"]), item.get("url"))
-        values[item["binding"]] = database
-        closers.append(database.close)
+    data_dir = Path(spec["data_dir"])
+    for kind, items in spec.get("bindings", {}).items():
+        for item in items:
+            binding = OPENERS[kind](item, data_dir)
+            values[item["binding"]] = binding
+            closers.append(binding.close)
     return values, closers
 
 

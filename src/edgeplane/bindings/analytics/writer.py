@@ -1,0 +1,166 @@
+"""``AnalyticsDataset``: Workers Analytics Engine's ``write_data_point`` inside a worker process.
+
+A call validates the point and appends it to an in-memory buffer: it never waits for I/O. A background task
+flushes the buffer every ``flush_interval`` seconds (or as soon as ``max_buffer`` points wait) to a spool file
+(``<data_dir>/analytics/spool/<dataset>/<pid>-<n>.jsonl``, written under a temporary name and renamed, so the
+platform only ever sees whole files). The platform ingests spool files into the analytics store exactly once.
+
+Loss bound: a clean shutdown (SIGTERM) flushes everything. If the worker process is killed, the points not yet
+flushed are lost: at most ``flush_interval`` seconds of points, and never more than ``max_buffer`` points.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from edgeplane.bindings.errors import BindingError
+
+__all__ = ["BLOBS_MAX", "BLOB_BYTES_MAX", "DOUBLES_MAX", "INDEX_BYTES_MAX", "AnalyticsDataset"]
+
+BLOBS_MAX = 20
+DOUBLES_MAX = 20
+INDEXES_MAX = 1
+INDEX_BYTES_MAX = 96
+BLOB_BYTES_MAX = 16 * 1024
+"""Total size of a data point's blobs (Cloudflare's limit)."""
+FLUSH_INTERVAL = 0.5
+MAX_BUFFER = 10_000
+_files = itertools.count()
+
+
+def _fail(code: str, message: str) -> BindingError:
+    return BindingError(message, code=code)
+
+
+def _text(value: Any, what: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        try:
+            return bytes(value).decode()
+        except UnicodeDecodeError:
+            raise _fail("AE_INVALID_BLOB", f"{what} must be UTF-8 text") from None
+    raise _fail("AE_INVALID_BLOB", f"{what} must be str or bytes, got {type(value).__name__}")
+
+
+def point(
+    blobs: Sequence[Any] | None, doubles: Sequence[Any] | None, indexes: Sequence[Any] | None, now: float
+) -> bytes:
+    """One validated data point as a JSON line."""
+    blobs = list(blobs or ())
+    doubles = list(doubles or ())
+    indexes = list(indexes or ())
+    if len(blobs) > BLOBS_MAX:
+        raise _fail("AE_TOO_MANY_BLOBS", f"{len(blobs)} blobs; the limit is {BLOBS_MAX}")
+    if len(doubles) > DOUBLES_MAX:
+        raise _fail("AE_TOO_MANY_DOUBLES", f"{len(doubles)} doubles; the limit is {DOUBLES_MAX}")
+    if len(indexes) > INDEXES_MAX:
+        raise _fail("AE_TOO_MANY_INDEXES", f"{len(indexes)} indexes; the limit is {INDEXES_MAX}")
+    texts = [_text(b, f"blob{i + 1}") for i, b in enumerate(blobs)]
+    size = sum(len(t.encode()) for t in texts if t)
+    if size > BLOB_BYTES_MAX:
+        raise _fail("AE_BLOBS_TOO_LARGE", f"blobs total {size} bytes; the limit is {BLOB_BYTES_MAX}")
+    for i, value in enumerate(doubles):
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            raise _fail("AE_INVALID_DOUBLE", f"double{i + 1} must be a finite number, got {value!r}")
+    index = _text(indexes[0], "index1") if indexes else None
+    if index is not None and len(index.encode()) > INDEX_BYTES_MAX:
+        raise _fail("AE_INDEX_TOO_LARGE", f"index1 is {len(index.encode())} bytes; the limit is {INDEX_BYTES_MAX}")
+    return orjson.dumps({"t": int(now * 1000), "i": index, "b": texts, "d": doubles})
+
+
+class AnalyticsDataset:
+    """One dataset bound into a worker's ``env`` (``env.EVENTS.write_data_point(...)``)."""
+
+    def __init__(
+        self,
+        dataset: str,
+        spool_dir: Path,
+        *,
+        flush_interval: float = FLUSH_INTERVAL,
+        max_buffer: int = MAX_BUFFER,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.dataset = dataset
+        self.spool_dir = spool_dir / dataset
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.flush_interval = flush_interval
+        self.max_buffer = max_buffer
+        self.clock = clock
+        self._buffer: list[bytes] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._pending: asyncio.Future[None] | None = None
+        self.written = 0
+
+    def write_data_point(
+        self,
+        *,
+        blobs: Sequence[Any] | None = None,
+        doubles: Sequence[Any] | None = None,
+        indexes: Sequence[Any] | None = None,
+    ) -> None:
+        """Record a point; returns at once (the point is flushed in the background)."""
+        self._buffer.append(point(blobs, doubles, indexes, self.clock()))
+        self.written += 1
+        if self._flusher is None:
+            self._start()
+        if len(self._buffer) >= self.max_buffer and self._wake is not None:
+            self._wake.set()
+
+    def _start(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a script): flush() or close() writes the buffer
+        self._wake = asyncio.Event()
+        self._flusher = loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+            self._wake.clear()
+            if self._buffer:
+                self._pending = asyncio.ensure_future(asyncio.to_thread(self._write, self._take()))
+                await asyncio.shield(self._pending)  # a cancelled flusher still finishes the file it began
+
+    def _take(self) -> list[bytes]:
+        lines, self._buffer = self._buffer, []
+        return lines
+
+    def _write(self, lines: list[bytes]) -> None:
+        """Write one spool file: under a temporary name, then renamed (the platform never sees half a file)."""
+        name = f"{os.getpid()}-{time.time_ns()}-{next(_files)}"
+        temporary = self.spool_dir / f".{name}.tmp"
+        with open(temporary, "wb") as handle:
+            handle.write(b"\n".join(lines))
+            handle.write(b"\n")
+        os.rename(temporary, self.spool_dir / f"{name}.jsonl")
+
+    def flush(self) -> None:
+        """Write the buffered points now (synchronously)."""
+        if self._buffer:
+            self._write(self._take())
+
+    async def close(self) -> None:
+        """Stop the background flusher and write what is left (called on the worker's clean shutdown)."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        if self._pending is not None:
+            await self._pending
+        self.flush()
