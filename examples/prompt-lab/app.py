@@ -5,6 +5,8 @@ Routes:
   GET  /api/prompts/templates/{id}   one template (cacheable)
   POST /api/evaluate                 score a prompt (dynamic; logged to D1 after the response)
   GET  /api/evaluations/recent       the latest scored prompts, from D1
+  POST /api/exports                  snapshot recent evaluations to an R2 object; returns a presigned URL
+  GET  /api/exports/{name}           stream an export back from R2 (Range and If-None-Match honoured)
   GET  /api/llm/providers/meta       providers and models the platform can route to
   GET  /api/user/preferences         per-user settings (keyed by the X-User-Id header), from Workers KV
   PUT  /api/user/preferences         replace them
@@ -14,11 +16,13 @@ Routes:
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from edgeplane.worker import ctx_of, env_of, info_of
@@ -116,7 +120,44 @@ async def evaluate(body: EvaluateIn, request: Request) -> dict[str, object]:
     version = info_of(request).version_id
     score = float(result["score"])  # type: ignore[arg-type]
     ctx_of(request).wait_until(_record_evaluation(env.DB, body.prompt, score, env.SCORING_MODEL, version))
+    # one Analytics Engine data point per evaluation: returns at once, flushed in the background
+    env.EVENTS.write_data_point(
+        blobs=[env.SCORING_MODEL, version, request.headers.get("x-user-id", "anonymous")],
+        doubles=[score, len(body.prompt)],
+        indexes=[env.SCORING_MODEL],
+    )
     return {**result, "model": env.SCORING_MODEL, "version": version}
+
+
+@app.post("/api/exports")
+async def create_export(request: Request) -> dict[str, object]:
+    """Write the latest evaluations to R2 as JSON lines; hand back a link that works without this worker."""
+    env = env_of(request)
+    rows = await env.DB.prepare("SELECT id, prompt, score, model, created_at FROM evaluations ORDER BY id").all()
+    name = f"evaluations-{int(time.time() * 1000)}.jsonl"
+    body = "".join(json.dumps(row) + "\n" for row in rows.results)
+    stored = await env.EXPORTS.put(
+        f"exports/{name}", body, http_metadata={"content_type": "application/x-ndjson"},
+        custom_metadata={"rows": str(len(rows.results))},
+    )  # fmt: skip
+    url = env.EXPORTS.presign(f"exports/{name}", expires_in=600)
+    return {"name": name, "rows": len(rows.results), "etag": stored.etag, "size": stored.size, "download": url}
+
+
+@app.get("/api/exports/{name}")
+async def get_export(name: str, request: Request) -> Response:
+    obj = await env_of(request).EXPORTS.get(
+        f"exports/{name}", range=request.headers.get("range"), only_if=dict(request.headers)
+    )  # fmt: skip
+    if obj is None:
+        raise HTTPException(status_code=404, detail=f"no export {name!r}")
+    headers: dict[str, str] = {"etag": obj.http_etag}
+    obj.write_http_metadata(headers)
+    if not hasattr(obj, "body"):  # If-None-Match matched: the client's copy is current
+        return Response(status_code=304, headers=headers)
+    status = 206 if obj.range and obj.range["length"] != obj.size else 200
+    return StreamingResponse(obj.body, status_code=status, headers=headers)
+
 
 
 @app.get("/api/evaluations/recent")

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.integration.harness import RunningPlatform
@@ -65,6 +66,37 @@ def test_prompt_lab_routes(platform: RunningPlatform) -> None:
     stored = platform.cli("kv", "key", "get", "user:u1", "--binding", "PREFERENCES", "--app", "prompt-lab")
     assert stored.returncode == 0 and '"theme":"dark"' in stored.stdout
     assert platform.get("/admin/stats").json()["env"] == "production"
+
+
+def test_exports_go_to_r2_and_download_through_a_presigned_url(platform: RunningPlatform) -> None:
+    made = platform.gateway.post("/api/exports", headers={"host": "127.0.0.1"})
+    assert made.status_code == 200, made.text
+    export = made.json()
+    download = httpx.get(export["download"], timeout=10)  # no worker involved: the gateway serves it
+    assert download.status_code == 200 and download.headers["content-type"] == "application/x-ndjson"
+    assert len(download.text.splitlines()) == export["rows"] and download.headers["etag"] == f'"{export["etag"]}"'
+    tampered = export["download"].replace("method=GET", "method=PUT")
+    assert httpx.get(tampered, timeout=10).status_code == 403
+    via_worker = platform.get(f"/api/exports/{export['name']}", headers={"range": "bytes=0-9"})
+    assert via_worker.status_code == 206 and via_worker.content == download.content[:10]
+    cached = platform.get(f"/api/exports/{export['name']}", headers={"if-none-match": f'"{export["etag"]}"'})
+    assert cached.status_code == 304
+    listed = platform.cli_json("r2", "object", "list", "--binding", "EXPORTS", "--app", "prompt-lab")
+    assert [o["key"] for o in listed["objects"]] == [f"exports/{export['name']}"]
+
+
+def test_evaluations_are_counted_in_analytics(platform: RunningPlatform) -> None:
+    for prompt in ("one prompt to score", "another prompt, e.g. with an example"):
+        assert platform.gateway.post("/api/evaluate", json={"prompt": prompt}, headers={"host": "127.0.0.1"}).is_success
+    sql = "SELECT blob1 AS model, count() AS n FROM prompt_lab_events GROUP BY model"
+    deadline = time.monotonic() + 10  # flushed by the worker within 0.5 s, ingested by the platform within 0.25 s
+    while True:
+        result = platform.cli_json("analytics", "query", sql)
+        if result["data"] and result["data"][0]["n"] >= 2:
+            break
+        assert time.monotonic() < deadline, result
+        time.sleep(0.2)
+    assert result["data"][0]["model"] == "heuristic-v1"
 
 
 def test_serve_deploy_is_idempotent_across_restarts(platform: RunningPlatform) -> None:

@@ -123,10 +123,15 @@ class R2ObjectBody(R2Object):
 
     @property
     def body(self) -> AsyncIterator[bytes]:
+        """The chunks; can be iterated once (looking at the attribute does not consume it)."""
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
         if self.body_used:
             raise _fail("R2_BODY_USED", "the body was already read")
         self.body_used = True
-        return self._iterator
+        async for chunk in self._iterator:
+            yield chunk
 
     async def bytes(self) -> bytes:
         return b"".join([chunk async for chunk in self.body])

@@ -108,16 +108,18 @@ def parse_conditions(only_if: Mapping[str, Any] | None) -> Conditions | None:
     if not isinstance(only_if, Mapping):
         raise _fail("only_if must be a dict (etag_matches, …) or request headers (If-Match, …)")
     values: dict[str, Any] = {}
-    header = False
+    # Python-style keys (snake_case) are checked strictly; otherwise this is a request's headers, of which only
+    # the conditional ones count
+    header = not any(isinstance(name, str) and "_" in name for name in only_if)
     for name, value in only_if.items():
-        key = _HEADERS.get(name.lower()) if isinstance(name, str) else None
-        if key is not None:
-            header = True
-        elif name in _KEYS:
-            key = name
-        elif isinstance(name, str) and "-" in name and not name.lower().startswith("if-"):
-            continue  # a request's other headers, passed along with its conditional ones
-        else:
+        if not isinstance(name, str):
+            raise _fail(f"only_if keys must be strings, got {name!r}")
+        key = _HEADERS.get(name.lower()) if header else name
+        if key is None:
+            if name.lower().startswith("if-"):  # If-Range and friends are not conditions R2 supports
+                raise _fail(f"unsupported conditional header {name!r}; use {sorted(_HEADERS)}")
+            continue
+        if key not in _KEYS:
             raise _fail(f"unknown only_if key {name!r}; use one of {sorted(_KEYS)}")
         values[key] = value
     return Conditions(
