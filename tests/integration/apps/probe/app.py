@@ -7,7 +7,7 @@ import os
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from edgeplane.worker import ctx_of, env_of, info_of
@@ -88,6 +88,26 @@ async def notes(request: Request) -> JSONResponse:
     return JSONResponse({"notes": rows.results})
 
 
+async def r2_object(request: Request) -> Response:
+    bucket = env_of(request).FILES
+    key = request.path_params["key"]
+    if request.method == "PUT":  # streamed from the request into the bucket
+        stored = await bucket.put(key, request.stream(), http_metadata={"content_type": "application/octet-stream"})
+        return JSONResponse({"etag": stored.etag, "size": stored.size})
+    obj = await bucket.get(key)
+    if obj is None:
+        return JSONResponse({"missing": key}, status_code=404)
+    return StreamingResponse(obj.body, headers={"etag": obj.http_etag})
+
+
+async def analytics_points(request: Request) -> JSONResponse:
+    events = env_of(request).EVENTS
+    n = int(request.query_params.get("n", "1"))
+    for i in range(n):
+        events.write_data_point(blobs=[request.query_params.get("tag", "t")], doubles=[i], indexes=["probe"])
+    return JSONResponse({"written": n})
+
+
 async def health(_: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
@@ -95,6 +115,8 @@ async def health(_: Request) -> PlainTextResponse:
 app = Starlette(
     routes=[
         Route("/whoami", whoami),
+        Route("/r2/{key:path}", r2_object, methods=["GET", "PUT"]),
+        Route("/ae", analytics_points, methods=["POST"]),
         Route("/api/{rest:path}", whoami),
         Route("/crash-if/{pid}", crash_if, methods=["GET", "POST"]),
         Route("/echo", echo, methods=["POST", "PUT"]),
