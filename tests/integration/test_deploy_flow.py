@@ -59,7 +59,7 @@ def test_deploy_serves_version_with_env_vars_and_request_context(platform: Runni
     body = r.json()
     assert body["version"] == versions["one"]["id"] == r.headers["edgeplane-version"]
     assert body["label"] == "one" and body["vars"]["TIER"] == "prod" and body["vars"]["SHARED"] == "top"
-    assert body["bindings"] == ["DB", "STORE"]
+    assert body["bindings"] == ["DB", "EVENTS", "FILES", "STORE"]
     assert body["env"] == "production" and body["colo"] == "local"
     assert body["request_id"] == r.headers["edgeplane-request-id"]
     assert body["client_ip"] == "127.0.0.1"  # x-forwarded-for is not trusted unless configured

@@ -9,6 +9,7 @@ import pytest
 
 from edgeplane.cli.main import cli
 from edgeplane.config import AppConfig, EnvConfig, RuntimeConfig, ServerConfig
+from edgeplane.config.bindings import AnalyticsDatasetConfig, D1DatabaseConfig, KVNamespaceConfig, R2BucketConfig
 
 DOCS = Path(__file__).parents[2] / "docs"
 
@@ -24,6 +25,18 @@ def test_every_app_key_is_documented(model: type, prefix: str) -> None:
     text = (DOCS / "configuration.md").read_text()
     missing = [name for name in model.model_fields if f"`{prefix}{name}`" not in text]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("model", "table"),
+    [(KVNamespaceConfig, "kv_namespaces"), (D1DatabaseConfig, "d1_databases"), (R2BucketConfig, "r2_buckets"),
+     (AnalyticsDatasetConfig, "analytics_engine_datasets")],
+)  # fmt: skip
+def test_every_binding_key_is_documented(model: type, table: str) -> None:
+    row = next(
+        line for line in (DOCS / "configuration.md").read_text().splitlines() if line.startswith(f"| `{table}` |")
+    )
+    assert [name for name in model.model_fields if f"`{name}`" not in row] == []
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[str]:

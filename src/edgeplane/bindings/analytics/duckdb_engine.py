@@ -25,14 +25,14 @@ __all__ = ["TYPE", "Engine"]
 
 TYPE = "duckdb"
 SPOOL_COLUMNS = "{'t': 'BIGINT', 'i': 'VARCHAR', 'b': 'VARCHAR[]', 'd': 'DOUBLE[]'}"
-_TABLE = (
+TABLE_COLUMNS = (
     "timestamp TIMESTAMP NOT NULL, index1 VARCHAR NOT NULL, "
     + ", ".join(f"{c} VARCHAR NOT NULL" for c in BLOB_COLUMNS)
     + ", "
     + ", ".join(f"{c} DOUBLE NOT NULL" for c in DOUBLE_COLUMNS)
     + ", _sample_interval DOUBLE NOT NULL"
 )
-_SELECT = (
+INGEST_SELECT = (
     "epoch_ms(t), coalesce(i, ''), "
     + ", ".join(f"coalesce(b[{n}], '')" for n in range(1, 21))
     + ", "
@@ -104,10 +104,10 @@ class Engine:
             con = self.con
             con.execute("BEGIN")
             try:
-                con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({_TABLE})")
+                con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({TABLE_COLUMNS})")
                 before = con.execute(f"SELECT count(*) FROM {table}").fetchone()
                 con.execute(
-                    f"INSERT INTO {table} SELECT {_SELECT} FROM read_json(?, columns = {SPOOL_COLUMNS}, "
+                    f"INSERT INTO {table} SELECT {INGEST_SELECT} FROM read_json(?, columns = {SPOOL_COLUMNS}, "
                     "format = 'newline_delimited')",
                     [paths],
                 )
