@@ -35,16 +35,17 @@ SELECT quantileWeighted(0.95, double1, _sample_interval) AS p95_ms,
 FROM requests WHERE timestamp > now() - INTERVAL '1' DAY
 """
 PLAIN = """
-SELECT approx_quantile(double1, 0.95) AS p95_ms,
+SELECT reservoir_quantile(double1, 0.95) AS p95_ms,
        sum(CASE WHEN double2 >= 500 THEN _sample_interval ELSE 0 END) / sum(_sample_interval) AS error_rate,
        sum(_sample_interval) AS requests
 FROM requests WHERE timestamp > now() - INTERVAL '1' DAY
 """
 
 
-def write_points(root: Path, points: int) -> float:
-    """Seconds to write ``points`` through the worker API (flushing as a worker does)."""
-    writer = AnalyticsDataset("requests", spool_dir(root), max_buffer=10_000)
+async def write_points(root: Path, points: int) -> float:
+    """Seconds to write ``points`` through the worker API, in an event loop with the background flusher, as
+    in a worker (yielding to the loop every 1000 points, as request handlers would), until ``close()``."""
+    writer = AnalyticsDataset("requests", spool_dir(root))
     paths = ["/api/evaluate", "/api/prompts/templates", "/health", "/api/user/preferences"]
     started = time.perf_counter()
     for i in range(points):
@@ -52,9 +53,9 @@ def write_points(root: Path, points: int) -> float:
             blobs=[paths[i & 3], "GET", "US", "v1"], doubles=[float(i % 997), 500.0 if i % 50 == 0 else 200.0],
             indexes=["prompt-lab"],
         )  # fmt: skip
-        if len(writer._buffer) >= writer.max_buffer:
-            writer.flush()
-    writer.flush()
+        if i % 1000 == 999:
+            await asyncio.sleep(0)
+    await writer.close()
     return time.perf_counter() - started
 
 
@@ -83,7 +84,7 @@ def plain_ingest(files: list[Path], db: Path) -> float:
 def ingest_round(points: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="edgeplane-ae-") as tmp:
         root = Path(tmp)
-        write_s = write_points(root, points)
+        write_s = asyncio.run(write_points(root, points))
         copies = Path(tmp) / "copies"
         shutil.copytree(spool_dir(root) / "requests", copies)
         ingest_s, added = asyncio.run(ingest(root))
@@ -102,7 +103,7 @@ async def query_round(root: Path, points: int, repeats: int) -> tuple[float, flo
         con.execute(
             "INSERT INTO requests (timestamp, index1, " + ", ".join(f"blob{i}" for i in range(1, 21)) + ", "
             + ", ".join(f"double{i}" for i in range(1, 21)) + ", _sample_interval) "
-            "SELECT now()::TIMESTAMP - to_microseconds(i * 8640), 'prompt-lab', "
+            "SELECT now() - to_microseconds(i * 8640), 'prompt-lab', "
             "['/api/evaluate', '/health', '/api/prompts/templates'][i % 3 + 1], 'GET', 'US', "
             + ", ".join("''" for _ in range(17)) + ", "
             "(i % 997)::DOUBLE, CASE WHEN i % 50 = 0 THEN 500 ELSE 200 END, "

@@ -4,6 +4,10 @@ One process (the platform) owns the file; workers never open it, they write spoo
 any number of writer processes is safe. User SQL runs with file access switched off
 (``enable_external_access = false``); only the spool directory stays readable, for ingest. Statements other
 than one ``SELECT`` are refused before they run, and a query is interrupted after its timeout.
+
+``timestamp`` is a ``TIMESTAMPTZ`` (shown in UTC): the filter everyone writes, ``timestamp > now() - INTERVAL
+'1' DAY``, then compares like with like; on a plain ``TIMESTAMP`` column DuckDB converts every row instead
+(150x slower on 10M points).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ __all__ = ["TYPE", "Engine"]
 TYPE = "duckdb"
 SPOOL_COLUMNS = "{'t': 'BIGINT', 'i': 'VARCHAR', 'b': 'VARCHAR[]', 'd': 'DOUBLE[]'}"
 TABLE_COLUMNS = (
-    "timestamp TIMESTAMP NOT NULL, index1 VARCHAR NOT NULL, "
+    "timestamp TIMESTAMPTZ NOT NULL, index1 VARCHAR NOT NULL, "
     + ", ".join(f"{c} VARCHAR NOT NULL" for c in BLOB_COLUMNS)
     + ", "
     + ", ".join(f"{c} DOUBLE NOT NULL" for c in DOUBLE_COLUMNS)
@@ -77,6 +81,7 @@ class Engine:
         config: dict[str, Any] = {"threads": self.threads} if self.threads else {}
         con = duckdb.connect(str(self.path), config=config)
         con.execute("SET allowed_directories = [?]", [str(self.spool_dir.resolve()) + "/"])
+        con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         con.execute(

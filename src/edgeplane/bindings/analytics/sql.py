@@ -13,9 +13,10 @@ import re
 __all__ = ["MACROS", "translate"]
 
 MACROS = [
-    # Cloudflare's quantiles are approximate (ClickHouse's sampling quantile); DuckDB's t-digest is the analogue.
-    # edgeplane never samples, so _sample_interval is always 1 and the weights change nothing.
-    "CREATE OR REPLACE MACRO quantileWeighted(q, x, w) AS approx_quantile(x, q)",
+    # Cloudflare's quantiles are ClickHouse's `quantile`: approximate, by reservoir sampling (8192 values), which
+    # is what DuckDB's reservoir_quantile does. edgeplane never samples, so _sample_interval is always 1 and
+    # the weights change nothing.
+    "CREATE OR REPLACE MACRO quantileWeighted(q, x, w) AS reservoir_quantile(x, q)",
     "CREATE OR REPLACE MACRO quantileExactWeighted(q, x, w) AS quantile_disc(x, q)",
     "CREATE OR REPLACE MACRO intDiv(a, b) AS CAST(trunc(a / b) AS BIGINT)",
     "CREATE OR REPLACE MACRO toStartOfInterval(t, i) AS time_bucket(i, t)",
@@ -42,7 +43,7 @@ def translate(sql: str) -> str:
     """Cloudflare/ClickHouse spellings -> DuckDB (the macros cover function names)."""
 
     def parametric(match: re.Match[str]) -> str:
-        function = "approx_quantile" if match.group(1).lower() == "quantile" else "quantile_disc"
+        function = "reservoir_quantile" if match.group(1).lower() == "quantile" else "quantile_disc"
         return f"{function}({match.group(3)}, {match.group(2)})"
 
     sql = _PARAMETRIC.sub(parametric, sql)

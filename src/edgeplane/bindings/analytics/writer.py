@@ -53,30 +53,52 @@ def _text(value: Any, what: str) -> str | None:
     raise _fail("AE_INVALID_BLOB", f"{what} must be str or bytes, got {type(value).__name__}")
 
 
+def _check_blobs(blobs: Sequence[Any]) -> list[str | None]:
+    if len(blobs) > BLOBS_MAX:
+        raise _fail("AE_TOO_MANY_BLOBS", f"{len(blobs)} blobs; the limit is {BLOBS_MAX}")
+    texts: list[str | None] = []
+    chars = 0
+    for i, blob in enumerate(blobs):
+        text = blob if type(blob) is str else _text(blob, f"blob{i + 1}")
+        if text is not None:
+            chars += len(text)
+        texts.append(text)
+    if chars * 4 > BLOB_BYTES_MAX:  # UTF-8 needs at most 4 bytes a character: count exactly only when it matters
+        size = sum(len(t.encode()) for t in texts if t)
+        if size > BLOB_BYTES_MAX:
+            raise _fail("AE_BLOBS_TOO_LARGE", f"blobs total {size} bytes; the limit is {BLOB_BYTES_MAX}")
+    return texts
+
+
+def _check_doubles(doubles: Sequence[Any]) -> Sequence[Any]:
+    if len(doubles) > DOUBLES_MAX:
+        raise _fail("AE_TOO_MANY_DOUBLES", f"{len(doubles)} doubles; the limit is {DOUBLES_MAX}")
+    for i, value in enumerate(doubles):
+        kind = type(value)
+        if (kind is not float and kind is not int) or value - value != 0:  # not a number, or inf/nan
+            if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+                continue  # a subclass of int or float
+            raise _fail("AE_INVALID_DOUBLE", f"double{i + 1} must be a finite number, got {value!r}")
+    return doubles
+
+
 def point(
     blobs: Sequence[Any] | None, doubles: Sequence[Any] | None, indexes: Sequence[Any] | None, now: float
 ) -> bytes:
     """One validated data point as a JSON line."""
-    blobs = list(blobs or ())
-    doubles = list(doubles or ())
-    indexes = list(indexes or ())
-    if len(blobs) > BLOBS_MAX:
-        raise _fail("AE_TOO_MANY_BLOBS", f"{len(blobs)} blobs; the limit is {BLOBS_MAX}")
-    if len(doubles) > DOUBLES_MAX:
-        raise _fail("AE_TOO_MANY_DOUBLES", f"{len(doubles)} doubles; the limit is {DOUBLES_MAX}")
-    if len(indexes) > INDEXES_MAX:
-        raise _fail("AE_TOO_MANY_INDEXES", f"{len(indexes)} indexes; the limit is {INDEXES_MAX}")
-    texts = [_text(b, f"blob{i + 1}") for i, b in enumerate(blobs)]
-    size = sum(len(t.encode()) for t in texts if t)
-    if size > BLOB_BYTES_MAX:
-        raise _fail("AE_BLOBS_TOO_LARGE", f"blobs total {size} bytes; the limit is {BLOB_BYTES_MAX}")
-    for i, value in enumerate(doubles):
-        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-            raise _fail("AE_INVALID_DOUBLE", f"double{i + 1} must be a finite number, got {value!r}")
-    index = _text(indexes[0], "index1") if indexes else None
-    if index is not None and len(index.encode()) > INDEX_BYTES_MAX:
-        raise _fail("AE_INDEX_TOO_LARGE", f"index1 is {len(index.encode())} bytes; the limit is {INDEX_BYTES_MAX}")
-    return orjson.dumps({"t": int(now * 1000), "i": index, "b": texts, "d": doubles})
+    texts = _check_blobs(blobs) if blobs else []
+    numbers = _check_doubles(doubles) if doubles else []
+    index = None
+    if indexes:
+        if len(indexes) > INDEXES_MAX:
+            raise _fail("AE_TOO_MANY_INDEXES", f"{len(indexes)} indexes; the limit is {INDEXES_MAX}")
+        index = _text(indexes[0], "index1")
+        if index is not None and len(index.encode()) > INDEX_BYTES_MAX:
+            raise _fail("AE_INDEX_TOO_LARGE", f"index1 is {len(index.encode())} bytes; the limit is {INDEX_BYTES_MAX}")
+    try:
+        return orjson.dumps({"t": int(now * 1000), "i": index, "b": texts, "d": numbers})
+    except TypeError as exc:  # e.g. a tuple of doubles holding something orjson cannot write
+        raise _fail("AE_INVALID_DOUBLE", f"data point is not serializable: {exc}") from None
 
 
 class AnalyticsDataset:
@@ -119,9 +141,8 @@ class AnalyticsDataset:
             self._wake.set()
 
     def _start(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        loop = asyncio.events._get_running_loop()  # None outside a loop, without the cost of an exception
+        if loop is None:
             return  # no loop (a script): flush() or close() writes the buffer
         self._wake = asyncio.Event()
         self._flusher = loop.create_task(self._run())
