@@ -1,11 +1,11 @@
-# One task runner: make up | test | lint | bench
+# One task runner: make up | test | lint | bench | soak
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-deps lint format bench bench-deps install clean
+.PHONY: up test soak test-deps lint format bench bench-bindings bench-deps install clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 install: $(STAMP)
@@ -21,9 +21,13 @@ $(STAMP): pyproject.toml
 up: install
 	$(BIN)/edgeplane serve --deploy examples/prompt-lab --env production
 
-## The whole test suite (slow soak/load tests run in their bounded form).
+## The whole test suite; soak/load tests marked `slow` run in their bounded form (e.g. 96 MiB, not 1 GiB).
 test: install test-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+## The full-size soak/load tests (1 GiB object streaming through every R2 backend, …).
+soak: install test-deps
+	$(BIN)/python -m pytest -q -m slow
 
 ## Real servers the tests start on 127.0.0.1 (Debian packages).
 test-deps:
@@ -46,6 +50,11 @@ bench-deps:
 
 bench: install bench-deps
 	$(BIN)/python bench/proxy.py
+
+## Bindings: KV get vs raw sqlite3/redis-py; Analytics ingest and query vs plain DuckDB.
+bench-bindings: install test-deps
+	$(BIN)/python bench/bindings.py
+	$(BIN)/python bench/analytics.py
 
 clean:
 	rm -rf $(VENV) .edgeplane build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

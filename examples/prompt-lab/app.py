@@ -159,7 +159,6 @@ async def get_export(name: str, request: Request) -> Response:
     return StreamingResponse(obj.body, status_code=status, headers=headers)
 
 
-
 @app.get("/api/evaluations/recent")
 async def recent_evaluations(request: Request, limit: int = 10) -> dict[str, object]:
     query = "SELECT id, prompt, score, model, created_at FROM evaluations ORDER BY id DESC LIMIT ?"
