@@ -51,13 +51,14 @@ class PresignedObjects:
             await send_error(send, exc.status, exc.code, str(exc), ctx)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
-        parts = scope["path"][len(PREFIX) :].split("/", 3)
+        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")  # percent-decoded once, below
+        parts = raw[len(PREFIX) :].split("/", 3)
         query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode("latin-1")).items()}
         if len(parts) != 4 or not parts[3] or not {"method", "expires", "signature"} <= set(query):
             await send_error(send, 404, "not_found", "not a presigned object URL", ctx)
             return
         app, env, binding = (unquote(p) for p in parts[:3])
-        key = unquote(parts[3])
+        key = unquote(parts[3].partition("?")[0])
         method = query["method"]
         if not query["expires"].isdigit():
             await send_error(send, 403, "presign_invalid", "the URL's expiry is not a number", ctx)
