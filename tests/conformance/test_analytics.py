@@ -209,3 +209,17 @@ async def test_a_killed_writer_loses_at_most_its_unflushed_buffer(store: Analyti
     lost = reported - int(row["n"])  # type: ignore[call-overload]
     # flushed every 0.5 s: at most ~0.5 s of points (~20 loops of 200 here) may be lost, never a partial file
     assert 0 <= lost <= 0.6 / 0.01 * 200, (reported, row)
+
+
+async def test_close_never_hangs_and_keeps_every_point(store: AnalyticsStore, tmp_path: Path) -> None:
+    """close() races the flusher's timer on every iteration here (a lost cancel once hung it on Python 3.11)."""
+    total = 0
+    for i in range(150):
+        writer = AnalyticsDataset("race", tmp_path / "analytics" / "spool", flush_interval=0.001, max_buffer=7)
+        for _ in range(i % 13):
+            writer.write_data_point(doubles=[i])
+            total += 1
+        await asyncio.sleep(0.001 * (i % 3))
+        await asyncio.wait_for(writer.close(), timeout=5)
+    await store.drain()
+    assert await rows(store, "SELECT count() AS n FROM race") == [{"n": total}]

@@ -122,7 +122,7 @@ class AnalyticsDataset:
         self._buffer: list[bytes] = []
         self._flusher: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
-        self._pending: asyncio.Future[None] | None = None
+        self._closing = False
         self.written = 0
 
     def write_data_point(
@@ -148,14 +148,15 @@ class AnalyticsDataset:
         self._flusher = loop.create_task(self._run())
 
     async def _run(self) -> None:
+        """Flush until ``close()``. Stopped by a flag, not by cancelling: on Python 3.11 a cancel that lands as
+        ``wait_for`` times out can be lost, and ``close()`` would wait forever."""
         assert self._wake is not None
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval)
             self._wake.clear()
             if self._buffer:
-                self._pending = asyncio.ensure_future(asyncio.to_thread(self._write, self._take()))
-                await asyncio.shield(self._pending)  # a cancelled flusher still finishes the file it began
+                await asyncio.to_thread(self._write, self._take())
 
     def _take(self) -> list[bytes]:
         lines, self._buffer = self._buffer, []
@@ -177,11 +178,9 @@ class AnalyticsDataset:
 
     async def close(self) -> None:
         """Stop the background flusher and write what is left (called on the worker's clean shutdown)."""
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+        self._closing = True
+        if self._flusher is not None and self._wake is not None:
+            self._wake.set()
+            await self._flusher  # finishes the file it is writing, then sees the flag
             self._flusher = None
-        if self._pending is not None:
-            await self._pending
         self.flush()
