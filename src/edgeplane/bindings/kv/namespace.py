@@ -7,8 +7,6 @@ in-process cache that is dropped whenever the backend reports a write from elsew
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 import time
@@ -17,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from edgeplane.bindings.cursors import decode_cursor, encode_cursor
 from edgeplane.bindings.errors import BindingError
 from edgeplane.bindings.kv.base import KVBackend, ListPage, StoredValue
 
@@ -66,18 +65,6 @@ def _decode(stored: StoredValue | None, type: ValueType) -> Any:
         return json.loads(stored.value)
     except ValueError as exc:
         raise _fail("KV_INVALID_JSON", f"value is not valid JSON: {exc}") from None
-
-
-def encode_cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise _fail("KV_INVALID_CURSOR", "cursor is not one returned by list()") from None
 
 
 class KVNamespace:
@@ -173,7 +160,7 @@ class KVNamespace:
         """Live keys in UTF-8 byte order, ``limit`` (1 to 1000) per page; pass ``cursor`` to get the next page."""
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= LIST_MAX:
             raise _fail("KV_INVALID_LIST_LIMIT", f"limit must be an integer from 1 to {LIST_MAX}")
-        after = decode_cursor(cursor) if cursor else None
+        after = decode_cursor(cursor, "KV_INVALID_CURSOR") if cursor else None
         keys, complete = await self.backend.list(prefix or "", limit, after, self.clock())
         next_cursor = None if complete or not keys else encode_cursor(keys[-1].name)
         return ListPage(keys=keys, list_complete=complete or not keys, cursor=next_cursor)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from edgeplane.bindings.cursors import decode_cursor, encode_cursor
 from edgeplane.bindings.errors import BindingError
 from edgeplane.bindings.objects.base import CHUNK, Body, ByteRange, Fetched, ObjectBackend, ObjectMeta, UploadedPart
 from edgeplane.bindings.objects.conditions import parse_conditions, parse_range
@@ -341,7 +342,7 @@ class R2Bucket:
         wanted = set(include)
         if wanted - set(INCLUDE):
             raise _fail("R2_INVALID_INCLUDE", f"include takes {list(INCLUDE)}, got {sorted(wanted)}")
-        after = _decode_cursor(cursor) if cursor else start_after
+        after = decode_cursor(cursor, "R2_INVALID_CURSOR") if cursor else start_after
         if start_after is not None and after is not None and start_after > after:
             after = start_after
         listing = await self.backend.listing(prefix or "", delimiter or None, after, limit, bool(wanted))
@@ -357,7 +358,7 @@ class R2Bucket:
         if listing.truncated and listing.last is not None:
             # after a rolled-up prefix, the next page starts past every key under it
             last = listing.last + "\U0010ffff" if listing.last in listing.delimited_prefixes else listing.last
-            next_cursor = _encode_cursor(last)
+            next_cursor = encode_cursor(last)
         return R2Objects(objects, listing.delimited_prefixes, listing.truncated, next_cursor)
 
     async def create_multipart_upload(
@@ -391,19 +392,3 @@ class R2Bucket:
 
     async def close(self) -> None:
         await self.backend.close()
-
-
-def _encode_cursor(last: str) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(last.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    import base64
-    import binascii
-
-    try:
-        return base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise _fail("R2_INVALID_CURSOR", "cursor is not one returned by list()") from None
