@@ -118,11 +118,12 @@ def list_objects(prefix: str | None, delimiter: str | None, binding: str, env: s
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
+    units = ("B", "KiB", "MiB", "GiB")
+    size, step = float(n), 0
+    while size >= 1024 and step < len(units) - 1:
+        size /= 1024
+        step += 1
+    return f"{n} B" if step == 0 else f"{size:.1f} {units[step]}"
 
 
 @object_.command("delete")

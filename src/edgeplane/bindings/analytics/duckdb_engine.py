@@ -110,14 +110,12 @@ class Engine:
             con.execute("BEGIN")
             try:
                 con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({TABLE_COLUMNS})")
-                before = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-                con.execute(
+                inserted = con.execute(
                     f"INSERT INTO {table} SELECT {INGEST_SELECT} FROM read_json(?, columns = {SPOOL_COLUMNS}, "
                     "format = 'newline_delimited')",
                     [paths],
-                )
-                after = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-                added = int(after[0] if after else 0) - int(before[0] if before else 0)
+                ).fetchone()
+                added = int(inserted[0]) if inserted else 0
                 con.execute("INSERT INTO _ingested (file) SELECT unnest(?)", [[f.name for f in files]])
                 con.execute("DELETE FROM _ingested WHERE ingested_at < current_timestamp - INTERVAL 1 DAY")
                 con.execute("COMMIT")

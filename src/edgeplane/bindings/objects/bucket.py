@@ -210,6 +210,13 @@ def _http_metadata(value: Mapping[str, Any] | None) -> dict[str, str]:
     return out
 
 
+def http_metadata_from_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """HTTP metadata from an upload's ``Content-*`` and ``Cache-Control`` headers (lower-case names)."""
+    return {
+        name: headers[header] for name, header in HTTP_FIELDS.items() if name != "cache_expiry" and header in headers
+    }
+
+
 def _custom_metadata(value: Mapping[str, Any] | None) -> dict[str, str]:
     if value is None:
         return {}

@@ -6,7 +6,6 @@ bucket to the response, so objects of any size pass through without being held i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from edgeplane.bindings.objects import R2ObjectBody
+from edgeplane.bindings.objects.bucket import http_metadata_from_headers
 from edgeplane.control.routes.auth import Deployer, Reader, control_of
 from edgeplane.errors import NotFound
 
@@ -21,13 +21,6 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["r2"])
 Env = Annotated[str, Query(description="environment whose binding to use")]
-HTTP_HEADERS = {
-    "content-type": "content_type",
-    "content-language": "content_language",
-    "content-disposition": "content_disposition",
-    "content-encoding": "content_encoding",
-    "cache-control": "cache_control",
-}
 CUSTOM_PREFIX = "edgeplane-meta-"
 
 
@@ -73,14 +66,9 @@ async def put_object(
     """Store the request body (streamed); ``content-*``/``cache-control`` headers become HTTP metadata and
     ``edgeplane-meta-NAME`` headers custom metadata."""
     bucket = await control_of(request).bindings.r2(app, env, binding)
-    http = {field: request.headers[h] for h, field in HTTP_HEADERS.items() if h in request.headers}
+    http = http_metadata_from_headers(request.headers)
     custom = {h[len(CUSTOM_PREFIX) :]: v for h, v in request.headers.items() if h.startswith(CUSTOM_PREFIX)}
-
-    async def body() -> AsyncIterator[bytes]:
-        async for chunk in request.stream():
-            yield chunk
-
-    obj = await bucket.put(key, body(), http_metadata=http, custom_metadata=custom)
+    obj = await bucket.put(key, request.stream(), http_metadata=http, custom_metadata=custom)
     assert obj is not None
     return obj.to_dict()
 

@@ -11,13 +11,12 @@ import hmac
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import format_datetime
-from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import orjson
 
 from edgeplane.bindings.errors import BindingError
-from edgeplane.bindings.objects.bucket import R2Bucket, R2ObjectBody
+from edgeplane.bindings.objects.bucket import R2Bucket, R2ObjectBody, http_metadata_from_headers
 from edgeplane.bindings.objects.presign import PREFIX, binding_key, signature
 from edgeplane.errors import EdgeplaneError
 from edgeplane.gateway.responses import send_error
@@ -120,13 +119,7 @@ class PresignedObjects:
     async def _put(
         self, bucket: R2Bucket, key: str, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
     ) -> None:
-        headers = ctx.headers
-        http: dict[str, Any] = {}
-        for header, field in (("content-type", "content_type"), ("cache-control", "cache_control"),
-                              ("content-disposition", "content_disposition"), ("content-language", "content_language"),
-                              ("content-encoding", "content_encoding")):  # fmt: skip
-            if header.encode() in headers:
-                http[field] = headers[header.encode()].decode("latin-1")
+        http = http_metadata_from_headers({k.decode("latin-1"): v.decode("latin-1") for k, v in ctx.headers.items()})
 
         async def body() -> AsyncIterator[bytes]:
             while True:
