@@ -8,18 +8,12 @@ import click
 
 from edgeplane.bindings.sql.migrations import create, local_migrations
 from edgeplane.cli.client import current_client, current_project
+from edgeplane.cli.options import app_name, app_option, env_option
 from edgeplane.cli.output import console, emit, table
 from edgeplane.config.bindings import D1DatabaseConfig
 from edgeplane.config.load import load_app_config
 
 __all__ = ["COMMANDS"]
-
-env_option = click.option("--env", "-e", default="production", show_default=True, help="Environment.")
-app_option = click.option("--app", default=None, help="App name (default: name in edgeplane.toml).")
-
-
-def _app(app: str | None) -> str:
-    return app or load_app_config(current_project()).name
 
 
 def _database(binding: str, env: str) -> D1DatabaseConfig:
@@ -47,7 +41,7 @@ def execute(binding: str, sql: str | None, file: Path | None, env: str, app: str
     if (sql is None) == (file is None):
         raise click.UsageError("give either --command SQL or --file FILE")
     text = sql if sql is not None else file.read_text(encoding="utf-8")  # type: ignore[union-attr]
-    out = current_client().post(f"/v1/apps/{_app(app)}/d1/{binding}/execute", json={"sql": text, "env": env})
+    out = current_client().post(f"/v1/apps/{app_name(app)}/d1/{binding}/execute", json={"sql": text, "env": env})
     if emit(out["results"]):
         return
     for result in out["results"]:
@@ -85,7 +79,7 @@ def list_migrations(binding: str, env: str, app: str | None) -> None:
     """Local migration files and whether each is applied."""
     database = _database(binding, env)
     local = local_migrations(current_project() / database.migrations_dir)
-    done = current_client().get(f"/v1/apps/{_app(app)}/d1/{binding}/migrations", env=env)["applied"]
+    done = current_client().get(f"/v1/apps/{app_name(app)}/d1/{binding}/migrations", env=env)["applied"]
     applied_at = {row["name"]: row["applied_at"] for row in done}
     rows = [{"name": name, "applied_at": applied_at.get(name)} for name, _ in local]
     if emit(rows):
@@ -106,7 +100,7 @@ def apply_migrations(binding: str, env: str, app: str | None) -> None:
     database = _database(binding, env)
     local = local_migrations(current_project() / database.migrations_dir)
     body = {"env": env, "migrations": [{"name": n, "sql": s} for n, s in local]}
-    out = current_client().post(f"/v1/apps/{_app(app)}/d1/{binding}/migrations", json=body)
+    out = current_client().post(f"/v1/apps/{app_name(app)}/d1/{binding}/migrations", json=body)
     if emit(out):
         return
     console.print(f"applied {len(out['applied'])}: {', '.join(out['applied']) or 'nothing pending'}")

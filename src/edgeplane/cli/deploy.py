@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import click
 
-from edgeplane.cli.client import current_client, current_project
+from edgeplane.cli.client import current_client
+from edgeplane.cli.options import app_name, app_option, env_option
 from edgeplane.cli.output import console, emit, short_time, table
-from edgeplane.config.load import load_app_config
 from edgeplane.delivery.splits import parse_split, validate_splits
 
 __all__ = ["COMMANDS"]
-
-env_option = click.option("--env", "-e", default="production", show_default=True, help="Environment.")
-app_option = click.option("--app", default=None, help="App name (default: name in edgeplane.toml).")
-
-
-def _app(app: str | None) -> str:
-    return app or load_app_config(current_project()).name
 
 
 def _describe(deployment: dict[str, object], numbers: dict[str, int]) -> str:
@@ -38,7 +31,7 @@ def deploy(splits: tuple[str, ...], env: str, app: str | None, message: str) -> 
     """Serve VERSION at 100%, or split traffic: edgeplane deploy v1@90 v2@10 (default: latest)."""
     parsed = [parse_split(s) for s in splits] or [parse_split("latest")]
     validate_splits(parsed)
-    name = _app(app)
+    name = app_name(app)
     body = {
         "env": env,
         "message": message,
@@ -60,7 +53,7 @@ def deploy(splits: tuple[str, ...], env: str, app: str | None, message: str) -> 
 @click.option("-m", "--message", default="", help="Why.")
 def rollback(version: str | None, env: str, app: str | None, message: str) -> None:
     """Go back to the previous fully-deployed version (or VERSION)."""
-    name = _app(app)
+    name = app_name(app)
     record = current_client().post(
         f"/v1/apps/{name}/rollback", json={"env": env, "version": version, "message": message}
     )
@@ -80,7 +73,7 @@ def deployments() -> None:
 @click.option("--limit", default=20, show_default=True)
 def list_deployments(env: str | None, app: str | None, limit: int) -> None:
     """Deployments, newest first."""
-    name = _app(app)
+    name = app_name(app)
     rows = current_client().get(f"/v1/apps/{name}/deployments", env=env, limit=limit)["deployments"]
     if emit(rows):
         return
@@ -98,7 +91,7 @@ def list_deployments(env: str | None, app: str | None, limit: int) -> None:
 @app_option
 def status(env: str, app: str | None) -> None:
     """What serves ENV now: versions, traffic share, worker health, requests served."""
-    name = _app(app)
+    name = app_name(app)
     data = current_client().get(f"/v1/apps/{name}/deployments/status", env=env)
     if emit(data):
         return

@@ -10,19 +10,17 @@ from urllib.parse import quote
 
 import click
 
-from edgeplane.cli.client import current_client, current_project
+from edgeplane.cli.client import current_client
+from edgeplane.cli.options import app_name, app_option, env_option
 from edgeplane.cli.output import console, emit, table
-from edgeplane.config.load import load_app_config
 
 __all__ = ["COMMANDS"]
 
 binding_option = click.option("--binding", "-b", required=True, help="The KV binding name from edgeplane.toml.")
-env_option = click.option("--env", "-e", default="production", show_default=True, help="Environment.")
-app_option = click.option("--app", default=None, help="App name (default: name in edgeplane.toml).")
 
 
 def _base(app: str | None, binding: str) -> str:
-    return f"/v1/apps/{app or load_app_config(current_project()).name}/kv/{binding}/keys"
+    return f"/v1/apps/{app_name(app)}/kv/{binding}/keys"
 
 
 @click.group()

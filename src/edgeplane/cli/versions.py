@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from edgeplane.cli.client import current_client, current_project
+from edgeplane.cli.options import app_name, app_option
 from edgeplane.cli.output import console, emit, short_time, table
 from edgeplane.config.load import load_app_config
 from edgeplane.runtime.bundles import pack_directory
@@ -47,15 +48,11 @@ def upload(directory: Path | None, message: str, tag: str | None) -> None:
     console.print(f"deploy it: edgeplane deploy v{version['number']} --env production")
 
 
-def _app(app: str | None) -> str:
-    return app or load_app_config(current_project()).name
-
-
 @versions.command("list")
-@click.option("--app", default=None, help="App name (default: name in edgeplane.toml).")
+@app_option
 def list_versions(app: str | None) -> None:
     """Versions of the app, newest first."""
-    name = _app(app)
+    name = app_name(app)
     rows = current_client().get(f"/v1/apps/{name}/versions")["versions"]
     if emit(rows):
         return
@@ -72,10 +69,10 @@ def list_versions(app: str | None) -> None:
 
 @versions.command("view")
 @click.argument("ref")
-@click.option("--app", default=None, help="App name (default: name in edgeplane.toml).")
+@app_option
 def view(ref: str, app: str | None) -> None:
     """One version in full (REF: vN, tag, id prefix or 'latest')."""
-    v = current_client().get(f"/v1/apps/{_app(app)}/versions/{ref}")
+    v = current_client().get(f"/v1/apps/{app_name(app)}/versions/{ref}")
     if emit(v):
         return
     cfg = v["config"]
