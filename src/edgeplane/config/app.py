@@ -19,6 +19,7 @@ from edgeplane.config.bindings import (
     R2BucketConfig,
     check_bindings,
 )
+from edgeplane.config.deploy import DeployConfig
 
 __all__ = ["AppConfig", "EnvConfig", "Route", "RuntimeConfig", "parse_route"]
 
@@ -104,6 +105,8 @@ class EnvConfig(_Strict):
     """The environment's own R2 buckets; when absent, the top-level ``[[r2_buckets]]`` apply."""
     analytics_engine_datasets: list[AnalyticsDatasetConfig] | None = None
     """The environment's own analytics datasets; when absent, the top-level ones apply."""
+    deploy: DeployConfig | None = None
+    """The environment's own ``[deploy]`` table (strategy, stages, analysis); replaces the top-level one."""
 
     _norm_routes = field_validator("routes", mode="before")(_routes)
     _valid_routes = field_validator("routes", "route")(_check_patterns)
@@ -130,6 +133,8 @@ class AppConfig(_Strict):
     d1_databases: list[D1DatabaseConfig] = []
     r2_buckets: list[R2BucketConfig] = []
     analytics_engine_datasets: list[AnalyticsDatasetConfig] = []
+    deploy: DeployConfig = DeployConfig()
+    """How new versions roll out (``edgeplane deploy --strategy``); see docs/delivery.md."""
     env: dict[str, EnvConfig] = {}
     server: dict[str, object] | None = None
     """Platform settings for ``edgeplane serve``/``dev``; validated separately as ServerConfig."""
@@ -206,6 +211,10 @@ class AppConfig(_Strict):
             return EnvConfig(routes=[f"{name}.{self.name}.localhost/*"])
         known = sorted({*STANDARD_ENVS, *self.env})
         raise ValueError(f"unknown environment {name!r}; declare [env.{name}] or use one of {known}")
+
+    def deploy_for(self, env_name: str) -> DeployConfig:
+        declared = self.env.get(env_name)
+        return declared.deploy if declared is not None and declared.deploy is not None else self.deploy
 
     def vars_for(self, env_name: str) -> dict[str, str | int | float | bool]:
         return {**self.vars, **self.environment(env_name).vars}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +41,11 @@ class ServerConfig(BaseModel):
     """Seconds to wait for a worker's response headers before answering 504."""
     workers_inherit_stdio: bool = False
     """Send worker output to this terminal instead of per-process log files (``edgeplane dev``)."""
+    approvals: dict[str, Annotated[int, Field(ge=0, le=10)]] = {}
+    """Approvals (by distinct tokens, not the rollout's author) an environment's rollouts need, e.g.
+    ``{ production = 2 }``. Platform policy, so a version cannot lower it in its own edgeplane.toml."""
+    approve_before: Literal["start", "promotion"] = "start"
+    """When approvals are collected: before a rollout starts, or before it promotes to 100%."""
     database_url: str | None = None
     """SQLAlchemy async URL of the control-state store; default: SQLite in ``data_dir``."""
 

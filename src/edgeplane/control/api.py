@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from edgeplane import __version__
-from edgeplane.control.routes import analytics, d1, deployments, kv, r2, tokens, versions
+from edgeplane.control.routes import analytics, d1, deployments, kv, r2, rollouts, tokens, versions
 from edgeplane.control.routes.auth import Reader
 from edgeplane.control.service import ControlPlane
 from edgeplane.errors import EdgeplaneError
@@ -61,6 +61,7 @@ def create_admin_app(control: ControlPlane) -> FastAPI:
     for router in (
         versions.router,
         deployments.router,
+        rollouts.router,
         kv.router,
         r2.router,
         d1.router,

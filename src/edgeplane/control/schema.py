@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -25,7 +26,18 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["MIGRATIONS", "audit", "deployments", "metadata", "schema_versions", "tokens", "versions"]
+__all__ = [
+    "MIGRATIONS",
+    "approvals",
+    "audit",
+    "deployments",
+    "metadata",
+    "rollout_events",
+    "rollouts",
+    "schema_versions",
+    "tokens",
+    "versions",
+]
 
 metadata = MetaData()
 
@@ -91,12 +103,68 @@ audit = Table(
 )
 
 
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("app", String(63), nullable=False),
+    Column("env", String(63), nullable=False),
+    Column("strategy", String(20), nullable=False),
+    Column("mode", String(10), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("stable_id", String(36), nullable=False),
+    Column("version_id", String(36), nullable=False),
+    Column("plan", JSON, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("step_elapsed", Float, nullable=False),
+    Column("analysis", JSON, nullable=False),
+    Column("verdicts", JSON, nullable=False),
+    Column("approvals_required", Integer, nullable=False),
+    Column("approve_before", String(20), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("message", Text, nullable=False, default=""),
+    Column("author", String(200), nullable=False),
+    Column("author_token", String(36), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_rollouts_app_env", "app", "env"),
+)
+
+rollout_events = Table(
+    "rollout_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rollout_id", String(36), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("details", JSON, nullable=False),
+    Index("ix_rollout_events_rollout", "rollout_id", "id"),
+)
+
+approvals = Table(
+    "rollout_approvals",
+    metadata,
+    Column("rollout_id", String(36), primary_key=True),
+    Column("token_id", String(36), primary_key=True),
+    Column("token_name", String(200), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+
 def _initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[versions, deployments, tokens, audit])
 
 
+def _rollouts(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[rollouts, rollout_events, approvals])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "versions, deployments, tokens, audit log", _initial),
+    (2, "rollouts, their events and approvals", _rollouts),
 ]
 
 

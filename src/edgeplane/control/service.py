@@ -21,9 +21,10 @@ from edgeplane.config.server import ServerConfig
 from edgeplane.control.bindings import Bindings
 from edgeplane.control.store import Store
 from edgeplane.control.tokens import TokenAuth
+from edgeplane.delivery.controller import RolloutController
 from edgeplane.delivery.splits import Split, validate_splits
 from edgeplane.delivery.versions import resolve_version
-from edgeplane.errors import BadRequest, Conflict, EdgeplaneError, NotFound
+from edgeplane.errors import BadRequest, Conflict, EdgeplaneError, Forbidden, NotFound
 from edgeplane.gateway.app import Gateway
 from edgeplane.gateway.routing import DeploymentTarget, RouteTable, VersionTarget
 from edgeplane.runtime.bundles import BundleStore
@@ -70,6 +71,7 @@ class ControlPlane:
         self._healing: set[PoolKey] = set()
         self._versions: dict[str, dict[str, Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self.rollouts = RolloutController(self)
 
     async def start(self, preset_token: str | None = None) -> str | None:
         """Open the store, create the first admin token if needed, and bring back every current deployment."""
@@ -80,6 +82,7 @@ class ControlPlane:
         await self._publish()
         self.spawn(self._reconcile(start_previous=True))
         self.spawn(self._heal())
+        await self.rollouts.start()
         return token
 
     async def _restore(self) -> None:
@@ -143,7 +146,22 @@ class ControlPlane:
         finally:
             self._healing.discard(key)
 
+    def pin_for(self, key: PoolKey, seconds: float) -> None:
+        """Keep a pool running for ``seconds`` even if no deployment needs it (blue-green rollback window).
+        In memory: a restart falls back to ``keep_warm``."""
+        self._pinned[key] += 1
+
+        async def release() -> None:
+            try:
+                await asyncio.sleep(seconds)
+            finally:
+                self._pinned[key] -= 1
+            await self._reconcile()
+
+        self.spawn(release())
+
     async def close(self) -> None:
+        await self.rollouts.close()
         background = list(self._background)
         for task in background:
             task.cancel()
@@ -199,9 +217,29 @@ class ControlPlane:
 
     # -- deployments ---------------------------------------------------------------------------------------
     async def deploy(
-        self, app: str, env: str, splits: list[Split], *, message: str, actor: str, kind: str = "deploy"
+        self,
+        app: str,
+        env: str,
+        splits: list[Split],
+        *,
+        message: str,
+        actor: str,
+        kind: str = "deploy",
+        rollout: str | None = None,
     ) -> dict[str, Any]:
+        """Serve ``splits`` in ``env``. Only the rollout that owns an environment (``rollout``) may change it
+        while that rollout is active; everyone else gets ``rollout_in_progress``."""
         validate_splits(splits)
+        if rollout is None:
+            self.rollouts.ensure_idle(app, env)
+            if kind == "deploy" and self.config.approvals.get(env):
+                raise Forbidden(
+                    f"{env} requires {self.config.approvals[env]} approvals: start a rollout "
+                    f"('edgeplane deploy VERSION --strategy canary') and have it approved",
+                    code="approval_required",
+                )
+        elif (owner := self.rollouts.active_for(app, env)) is not None and owner.id != rollout:
+            raise Conflict(f"rollout {owner.id[:8]} owns {app}/{env}", code="rollout_in_progress")
         versions = await self.store.list_versions(app)
         if not versions:
             raise NotFound(f"app {app!r} has no versions; upload one first", code="app_not_found")
@@ -232,6 +270,13 @@ class ControlPlane:
         return record
 
     async def rollback(self, app: str, env: str, ref: str | None, *, message: str, actor: str) -> dict[str, Any]:
+        """Abort the environment's active rollout (if any: that already restores its stable version), then go
+        back to the previous fully-deployed version, or ``ref``."""
+        active = self.rollouts.active_for(app, env)
+        if active is not None:
+            await self.rollouts.command(active.id, "abort", {"id": "", "name": actor})
+            if ref is None:
+                return (await self.store.list_deployments(app, env, limit=1))[0]
         history = await self.store.list_deployments(app, env, limit=500)
         if not history:
             raise NotFound(f"{app} has no deployment in {env!r} to roll back", code="deployment_not_found")
@@ -266,8 +311,12 @@ class ControlPlane:
                     "pool": pool.status() if pool else {"size": 0, "healthy": 0, "processes": []},
                 }
             )  # fmt: skip
-        served = self.gateway.stats.counts
-        requests = {f"{v}:{cls}": n for (a, e, v, cls), n in served.items() if a == app and e == env}
+        requests = {
+            f"{v}:{cls}": n
+            for (a, e, v), counters in self.gateway.stats.versions.items()
+            if a == app and e == env
+            for cls, n in counters.by_class().items()
+        }
         return {"deployment": current, "versions": rows, "requests": requests}
 
     # -- applying state ------------------------------------------------------------------------------------
@@ -321,7 +370,8 @@ class ControlPlane:
                 base = getattr(pool, "base_path", "").encode()
                 vid = version["id"].encode()
                 public = vid if self.config.expose_version_header else b""
-                targets.append(VersionTarget(version["id"], split["percentage"], pool, vid, base, public))
+                stats = self.gateway.stats.of(app, env, version["id"])
+                targets.append(VersionTarget(version["id"], split["percentage"], pool, vid, base, public, stats))
             target = DeploymentTarget.build(app, env, d["id"], targets)
             entries += [(route, target) for route in self._routes_of(env, versions)]
             if self.config.fallback == f"{app}/{env}":

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgeplane.config.app import Route
+from edgeplane.gateway.counters import VersionStats
 
 __all__ = ["DeploymentTarget", "RouteTable", "VersionTarget", "bucket_of"]
 
@@ -36,6 +37,8 @@ class VersionTarget:
     """Path prefix of an upstream URL, prepended to every request path."""
     public_id: bytes = b""
     """The ``Edgeplane-Version`` response header value; empty when ``expose_version_header`` is off."""
+    stats: VersionStats = field(default_factory=VersionStats)
+    """The version's counters (kept by the gateway across table swaps; the observe stage fills it)."""
 
 
 @dataclass(frozen=True, eq=False)

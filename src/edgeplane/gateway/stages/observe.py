@@ -1,16 +1,17 @@
 """Stage 2 (and the last word on the way back): status, latency and bytes of every request.
 
-This issue keeps in-memory counters per (app, env, version, status class) and calls registered observers;
-the analytics, metrics and delivery-judge issues extend it through ``GatewayStats.observers``.
+Every version keeps cumulative in-memory counters (requests, status classes, 5xx, a latency histogram),
+which the rollout judges read as deltas, so judging needs no external time-series store. Other consumers
+(analytics, metrics) register ``GatewayStats.observers``.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from edgeplane.gateway.counters import VersionStats, bucket_of
 from edgeplane.gateway.types import ASGIApp, Receive, RequestContext, Scope, Send
 
 __all__ = ["GatewayStats", "Observe", "RequestRecord"]
@@ -33,10 +34,20 @@ class RequestRecord:
 
 @dataclass
 class GatewayStats:
-    """Request counts by (app, env, version, status class) plus observer callbacks."""
+    """Per-version counters plus observer callbacks."""
 
-    counts: defaultdict[tuple[str, str, str, str], int] = field(default_factory=lambda: defaultdict(int))
+    versions: dict[tuple[str, str, str], VersionStats] = field(default_factory=dict)
+    unrouted: VersionStats = field(default_factory=VersionStats)
+    """Requests no deployment answered (no route, or refused before routing)."""
     observers: list[Callable[[RequestRecord], None]] = field(default_factory=list)
+
+    def of(self, app: str, env: str, version_id: str) -> VersionStats:
+        """The counters of one version, created on first use and kept across routing-table swaps."""
+        key = (app, env, version_id)
+        stats = self.versions.get(key)
+        if stats is None:
+            stats = self.versions[key] = VersionStats()
+        return stats
 
 
 class Observe:
@@ -55,14 +66,21 @@ class Observe:
             self._record(scope, scope["edgeplane"])
 
     def _record(self, scope: Scope, ctx: RequestContext) -> None:
-        target, version = ctx.target, ctx.version
+        version = ctx.version
+        status = ctx.status or 499
+        latency_ms = (time.perf_counter() - ctx.start) * 1000
+        counters = version.stats if version is not None else self.stats.unrouted
+        counters.requests += 1
+        counters.classes[status // 100] += 1
+        if status >= 500:
+            counters.errors += 1
+        counters.hist[bucket_of(latency_ms)] += 1
+        if not self.stats.observers:
+            return
+        target = ctx.target
         app = target.app if target else ""
         env = target.env if target else ""
         vid = version.version_id if version else ""
-        status = ctx.status or 499
-        self.stats.counts[(app, env, vid, f"{status // 100}xx")] += 1
-        if not self.stats.observers:
-            return
         record = RequestRecord(
             request_id=ctx.request_id.decode(),
             app=app,
@@ -71,7 +89,7 @@ class Observe:
             method=scope["method"],
             path=scope["path"],
             status=status,
-            latency_ms=(time.perf_counter() - ctx.start) * 1000,
+            latency_ms=latency_ms,
             bytes_out=ctx.bytes_out,
             client_ip=ctx.client_ip.decode("latin-1"),
             country=ctx.country.decode("latin-1"),
