@@ -21,14 +21,17 @@ pytestmark = pytest.mark.timeout(180)
 class Load:
     """Steady traffic at the gateway from a background thread; records (time, status, body)."""
 
+    THREADS = 4
+
     def __init__(self, url: str, rate: float = 80.0) -> None:
         self.url = url
         self.rate = rate
         self.results: list[tuple[float, int, str]] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(self.THREADS)]
 
     def _run(self) -> None:
+        """Each thread sends rate/THREADS requests a second, so a slow version does not slow the others."""
         with httpx.Client(base_url=self.url, timeout=10, headers={"host": "localhost"}) as client:
             next_at = time.monotonic()
             while not self._stop.is_set():
@@ -37,18 +40,20 @@ class Load:
                     self.results.append((time.monotonic(), r.status_code, r.text))
                 except httpx.HTTPError as exc:
                     self.results.append((time.monotonic(), 0, str(exc)))
-                next_at += 1 / self.rate
+                next_at = max(next_at + self.THREADS / self.rate, time.monotonic() - 1)
                 delay = next_at - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
 
     def __enter__(self) -> Load:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(10)
+        for thread in self._threads:
+            thread.join(10)
 
     def since(self, t: float) -> list[tuple[float, int, str]]:
         return [r for r in self.results if r[0] >= t]
@@ -178,3 +183,192 @@ def test_failing_canary_rolls_back_within_a_second(flow: Flow, platform: Running
     assert all(status == 200 for _, status, _ in load.since(verdict_at + 1.0))
     assert flow.status("current")["id"] == rollout["id"]
     assert stable  # the rollout compared against the version serving before it
+
+
+def _restore(flow: Flow, platform: RunningPlatform, version: str) -> None:
+    r = platform.admin.post("/v1/apps/flaky/rollback", json={"env": "production", "version": version})
+    assert r.status_code == 201, r.text
+
+
+def test_pause_mode_stops_for_a_human_and_abort_restores_stable(flow: Flow, platform: RunningPlatform) -> None:
+    bad = flow.upload(flaky(platform.root, "bad-pause", "bad", ERROR_RATE=0.3))
+    with Load(platform.url):
+        rollout = flow.start(bad["id"], mode="pause").json()
+        paused = flow.wait(rollout["id"], {"paused", "failed", "succeeded"}, timeout=30)
+        assert paused["state"] == "paused" and paused["reason"].startswith("failed: errors:")
+        assert paused["version"]["weight"] == 20  # nothing moved: a human decides
+        time.sleep(0.5)
+        assert flow.status(rollout["id"])["state"] == "paused"
+        aborted = flow.command(rollout["id"], "abort").json()
+    assert aborted["state"] == "aborted" and aborted["stable"]["weight"] == 100
+    assert {e["kind"] for e in flow.events(rollout["id"])} >= {"paused", "aborted"}
+    # Retrying needs the environment to be idle and starts from the first step with fresh evidence.
+    assert flow.command(rollout["id"], "promote").json()["error"]["code"] == "rollout_not_active"
+
+
+def test_shadow_mode_judges_but_never_acts(flow: Flow, platform: RunningPlatform) -> None:
+    stable = flow.status("current")["stable"]["id"]
+    bad = flow.upload(flaky(platform.root, "bad-shadow", "bad", ERROR_RATE=0.3))
+    with Load(platform.url):
+        rollout = flow.start(bad["id"], mode="shadow").json()
+        done = flow.wait(rollout["id"], {"succeeded", "failed", "paused"}, timeout=30)
+    assert done["state"] == "succeeded" and done["version"]["weight"] == 100
+    shadow = [e for e in flow.events(rollout["id"]) if e["kind"] == "shadow_fail"]
+    assert len(shadow) == 1 and "errors" in shadow[0]["message"]
+    _restore(flow, platform, stable)
+
+
+def test_manual_pause_stage_and_promote_full(flow: Flow, platform: RunningPlatform) -> None:
+    stages = """[deploy]
+mode = "auto"
+[[deploy.canary]]
+weight = 10
+duration = "1s"
+min_requests = 0
+[[deploy.canary]]
+pause = true
+[[deploy.canary]]
+weight = 50
+duration = "10m"
+[[deploy.canary]]
+weight = 100
+"""
+    v = flow.upload(flaky(platform.root, "staged", "staged", deploy=stages))
+    rollout = flow.start(v["id"]).json()
+    assert [s["label"] for s in rollout["steps"]] == ["10% for 1s", "manual pause", "50% for 10m", "100%"]
+    paused = flow.wait(rollout["id"], {"paused"}, timeout=20)
+    assert "manual pause" in paused["reason"] and paused["step"] == 1
+    promoted = flow.command(rollout["id"], "promote").json()
+    assert promoted["state"] == "running" and promoted["step"] == 2 and promoted["version"]["weight"] == 50
+    flow.command(rollout["id"], "promote", full=True)
+    done = flow.wait(rollout["id"], {"succeeded"}, timeout=10)
+    assert done["version"]["weight"] == 100
+
+
+def test_bad_input_is_refused_with_state_unchanged(flow: Flow, platform: RunningPlatform) -> None:
+    stages = '[deploy]\n[[deploy.canary]]\nweight = 10\nduration = "10m"\n[[deploy.canary]]\nweight = 100\n'
+    v = flow.upload(flaky(platform.root, "slow-stage", "slow", deploy=stages))
+    running = flow.start(v["id"]).json()
+    second = flow.start(v["id"])
+    assert second.status_code == 409 and second.json()["error"]["code"] == "rollout_in_progress"
+    assert running["id"][:8] in second.json()["error"]["message"]
+    deploy = platform.admin.post(
+        "/v1/apps/flaky/deployments", json={"env": "production", "splits": [{"version": "v1"}]}
+    )
+    assert deploy.status_code == 409 and deploy.json()["error"]["code"] == "rollout_in_progress"
+    missing = flow.start("v999")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "version_not_found"
+    assert flow.start(v["id"], strategy="yolo").status_code == 422
+    # Queued behind the running one; it starts once the first ends.
+    queued = flow.start(v["id"], queue=True).json()
+    assert queued["state"] == "queued"
+    flow.command(running["id"], "abort")
+    flow.wait(queued["id"], {"running"}, timeout=10)
+    deadline = time.monotonic() + 5
+    while flow.status(queued["id"])["version"]["weight"] != 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert flow.status(queued["id"])["version"]["weight"] == 10
+    flow.command(queued["id"], "abort")
+    flow.wait(queued["id"], {"aborted"})
+    # Configs that cannot be a rollout are rejected at upload, naming the key.
+    for bad, words in (
+        ('[deploy]\n[[deploy.canary]]\nweight = 10\nduration = "1m"\n', "weight = 100"),
+        ('[deploy]\n[[deploy.canary]]\nweight = 10\nduration = "-5m"\n[[deploy.canary]]\nweight = 100\n', "duration"),
+        ('[deploy]\n[[deploy.canary]]\nweight = 10\nduration = "5x"\n[[deploy.canary]]\nweight = 100\n', "'5x'"),
+    ):
+        project = flaky(platform.root, f"invalid-{abs(hash(bad))}", "x", deploy=bad)
+        result = platform.cli("versions", "upload", project=project)
+        assert result.returncode != 0 and "deploy" in result.stderr + result.stdout, result.stderr
+        assert words in result.stderr + result.stdout
+
+
+def test_latency_regression_fails_on_the_latency_judge(flow: Flow, platform: RunningPlatform) -> None:
+    slow = flow.upload(flaky(platform.root, "slow", "slow", DELAY_MS=150))
+    with Load(platform.url):
+        rollout = flow.start(slow["id"]).json()
+        done = flow.wait(rollout["id"], {"failed", "succeeded"}, timeout=30)
+    assert done["state"] == "failed"
+    rolled = next(e for e in flow.events(rollout["id"]) if e["kind"] == "rolled_back")
+    latency = next(f for f in rolled["details"]["findings"] if f["judge"] == "latency")
+    evidence = latency["evidence"]
+    assert evidence["canary_ms"] - evidence["baseline_ms"] >= 100 and evidence["p_value"] <= 0.001
+    assert evidence["probability_canary_slower"] > 0.9
+
+
+def test_failing_health_checks_fail_the_rollout(flow: Flow, platform: RunningPlatform) -> None:
+    sick = flow.upload(flaky(platform.root, "sick", "sick", HEALTH_FAIL_AFTER=1))
+    with Load(platform.url, rate=20):
+        rollout = flow.start(sick["id"]).json()
+        done = flow.wait(rollout["id"], {"failed", "succeeded"}, timeout=30)
+    assert done["state"] == "failed" and "health" in done["reason"]
+
+
+BLUE_GREEN = """[deploy]
+strategy = "blue-green"
+[deploy.blue_green]
+validation = "2s"
+rollback_window = "1m"
+[[deploy.blue_green.smoke]]
+path = "/anything"
+expect_status = 200
+expect_body = "{label}"
+"""
+
+
+def test_blue_green_previews_checks_switches_and_keeps_blue_warm(flow: Flow, platform: RunningPlatform) -> None:
+    blue = flow.status("current")["stable"]["id"]
+    green = flow.upload(flaky(platform.root, "green", "green", deploy=BLUE_GREEN.format(label="green")))
+    with Load(platform.url) as load:
+        rollout = flow.start(green["id"]).json()
+        assert [s["kind"] for s in rollout["steps"]] == ["checks", "traffic", "promote"]
+        done = flow.wait(rollout["id"], {"succeeded", "failed"}, timeout=30)
+        end = time.monotonic()
+        time.sleep(0.3)
+    assert done["state"] == "succeeded", done["reason"]
+    smoke = next(e for e in flow.events(rollout["id"]) if e["kind"] == "verdict" and e["details"]["judge"] == "smoke")
+    # The smoke check went through the gateway with the override header while green had 0% of traffic, and
+    # only green answers "green": the preview works.
+    assert smoke["details"]["verdict"] == "pass"
+    assert smoke["details"]["evidence"]["checks"][0]["got"] == "200"
+    assert served(load, end + 0.1) == {"green"}
+    assert all(status == 200 for _, status, _ in load.results)
+    assert platform.pool("flaky", "production", blue)["healthy"] >= 1  # blue stays warm for the rollback window
+    # A green whose smoke check fails never takes traffic.
+    broken = flow.upload(flaky(platform.root, "green-bad", "nope", deploy=BLUE_GREEN.format(label="green")))
+    rollout = flow.start(broken["id"]).json()
+    failed = flow.wait(rollout["id"], {"failed", "succeeded"}, timeout=30)
+    assert failed["state"] == "failed" and "smoke" in failed["reason"]
+    assert failed["version"]["weight"] == 0 and platform.get("/").text == "green"
+
+
+ROLLING = """[deploy]
+strategy = "rolling"
+[deploy.rolling]
+batch_size = 1
+grace_period = "0.5s"
+batch_duration = "2s"
+"""
+
+
+def test_rolling_replaces_processes_batch_by_batch_without_failed_requests(
+    flow: Flow, platform: RunningPlatform
+) -> None:
+    old = flow.status("current")["version"]["id"]
+    project = flaky(platform.root, "rolled", "rolled", deploy=ROLLING)
+    config = project / "edgeplane.toml"
+    config.write_text(config.read_text().replace("pool_size = 1", "pool_size = 2"))
+    new = flow.upload(project)
+    with Load(platform.url) as load:
+        rollout = flow.start(new["id"]).json()
+        assert [s.get("weight") for s in rollout["steps"]] == [50.0, 100]
+        time.sleep(1.2)
+        mid = flow.status(rollout["id"])
+        assert mid["version"]["weight"] == 50
+        assert platform.pool("flaky", "production", new["id"])["size"] == 1
+        done = flow.wait(rollout["id"], {"succeeded", "failed"}, timeout=30)
+        time.sleep(0.3)
+    assert done["state"] == "succeeded", done["reason"]
+    assert platform.pool("flaky", "production", new["id"])["size"] == 2
+    assert all(status == 200 for _, status, _ in load.results), {s for _, s, _ in load.results}
+    assert {"green", "rolled"} <= {body for _, _, body in load.results}
+    assert old != new["id"]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,11 +100,38 @@ class AdminClient:
         error.details = err.get("details") or {}
         return error
 
+    def sse(self, path: str, **params: Any) -> Generator[tuple[str, Any], None, None]:
+        """Server-sent events from ``path`` as ``(event name, JSON-decoded data)`` until the server ends the
+        stream (comment lines such as keep-alives are skipped); errors as for ``stream``."""
+        query = {k: v for k, v in params.items() if v is not None}
+        with self.stream("GET", path, params=query, headers={"accept": "text/event-stream"}) as response:
+            kind = "message"
+            data: list[str] = []
+            for line in response.iter_lines():
+                if not line:
+                    if data:
+                        yield kind, _decode("\n".join(data))
+                    kind, data = "message", []
+                    continue
+                name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if name == "event":
+                    kind = value
+                elif name == "data":
+                    data.append(value)
+
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
 
     def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
         return self.request("POST", path, json=json, **kwargs)
+
+
+def _decode(data: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data
 
 
 def current_client() -> AdminClient:

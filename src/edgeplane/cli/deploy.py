@@ -1,4 +1,5 @@
-"""``edgeplane deploy``, ``edgeplane rollback`` and ``edgeplane deployments list|status``."""
+"""``edgeplane deploy`` (at once, or as a rollout with ``--strategy``), ``edgeplane rollback`` and
+``edgeplane deployments list|status``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from edgeplane.cli.options import app_name, app_option, env_option
 from edgeplane.cli.output import console, emit, short_time, table
 from edgeplane.delivery.splits import parse_split, validate_splits
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "version_numbers"]
 
 
 def _describe(deployment: dict[str, object], numbers: dict[str, int]) -> str:
@@ -18,7 +19,8 @@ def _describe(deployment: dict[str, object], numbers: dict[str, int]) -> str:
     return "  ".join(f"v{numbers.get(s['version_id'], '?')}@{s['percentage']:g}%" for s in splits)
 
 
-def _numbers(app: str) -> dict[str, int]:
+def version_numbers(app: str) -> dict[str, int]:
+    """Version id -> number, for showing ``vN`` instead of ids."""
     return {v["id"]: v["number"] for v in current_client().get(f"/v1/apps/{app}/versions")["versions"]}
 
 
@@ -27,8 +29,31 @@ def _numbers(app: str) -> dict[str, int]:
 @env_option
 @app_option
 @click.option("-m", "--message", default="", help="Why.")
-def deploy(splits: tuple[str, ...], env: str, app: str | None, message: str) -> None:
-    """Serve VERSION at 100%, or split traffic: edgeplane deploy v1@90 v2@10 (default: latest)."""
+@click.option(
+    "--strategy",
+    type=click.Choice(["canary", "blue-green", "rolling"]),
+    default=None,
+    help="Roll VERSION out gradually, judged from live traffic (default with --mode/--queue: its [deploy] table).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["shadow", "pause", "auto"]),
+    default=None,
+    help="On a failing verdict: shadow (only report), pause (wait for a human), auto (roll back).",
+)
+@click.option("--queue", is_flag=True, help="Wait behind the environment's running rollout instead of failing.")
+def deploy(
+    splits: tuple[str, ...], env: str, app: str | None, message: str, strategy: str | None, mode: str | None,
+    queue: bool,
+) -> None:  # fmt: skip
+    """Serve VERSION at 100%, or split traffic: edgeplane deploy v1@90 v2@10 (default: latest).
+
+    With --strategy (or --mode/--queue), start a progressive rollout of VERSION instead, which moves traffic
+    step by step while judges compare it with the version serving now: edgeplane deploy v3 --strategy canary.
+    """
+    if strategy is not None or mode is not None or queue:
+        _start_rollout(app, splits, env, message, strategy, mode, queue)
+        return
     parsed = [parse_split(s) for s in splits] or [parse_split("latest")]
     validate_splits(parsed)
     name = app_name(app)
@@ -41,9 +66,42 @@ def deploy(splits: tuple[str, ...], env: str, app: str | None, message: str) -> 
         record = current_client().post(f"/v1/apps/{name}/deployments", json=body)
     if emit(record):
         return
+    traffic = _describe(record, version_numbers(name))
+    console.print(f"deployed {name} to [bold]{env}[/]: {traffic}  (deployment {record['id'][:8]})")
+
+
+def _start_rollout(
+    app: str | None,
+    splits: tuple[str, ...],
+    env: str,
+    message: str,
+    strategy: str | None,
+    mode: str | None,
+    queue: bool,
+) -> None:
+    if len(splits) > 1 or any("@" in s for s in splits):
+        raise click.UsageError(
+            "a rollout takes one VERSION and moves the traffic itself; drop the @PERCENT splits "
+            "(or drop --strategy/--mode/--queue to split traffic by hand)"
+        )
+    name = app_name(app)
+    body = {"version": splits[0] if splits else "latest", "env": env, "strategy": strategy, "mode": mode,
+            "queue": queue, "message": message}  # fmt: skip
+    status = current_client().post(f"/v1/apps/{name}/rollouts", json=body)
+    if emit(status):
+        return
+    stable = status["stable"]
+    against = f" (stable: v{stable['number']})" if stable else ""
+    steps = " → ".join(s["label"] for s in status["steps"])
     console.print(
-        f"deployed {name} to [bold]{env}[/]: {_describe(record, _numbers(name))}  (deployment {record['id'][:8]})"
+        f"started {status['strategy']} rollout [bold]{status['id'][:8]}[/] of {name} v{status['version']['number']}"
+        f"{against} to [bold]{env}[/] in {status['mode']} mode: {status['state'].replace('_', ' ')}"
     )
+    console.print(f"steps: {steps}")
+    if status["reason"]:
+        console.print(f"[yellow]{status['reason']}[/]")
+    where = ("" if env == "production" else f" --env {env}") + (f" --app {app}" if app else "")
+    console.print(f"follow it: edgeplane rollout status --watch{where}")
 
 
 @click.command()
@@ -59,7 +117,7 @@ def rollback(version: str | None, env: str, app: str | None, message: str) -> No
     )
     if emit(record):
         return
-    console.print(f"rolled back {name} in [bold]{env}[/]: {_describe(record, _numbers(name))}")
+    console.print(f"rolled back {name} in [bold]{env}[/]: {_describe(record, version_numbers(name))}")
 
 
 @click.group()
@@ -77,7 +135,7 @@ def list_deployments(env: str | None, app: str | None, limit: int) -> None:
     rows = current_client().get(f"/v1/apps/{name}/deployments", env=env, limit=limit)["deployments"]
     if emit(rows):
         return
-    numbers = _numbers(name)
+    numbers = version_numbers(name)
     table(
         f"{name}: deployments",
         ["id", "env", "kind", "traffic", "author", "created", "message"],

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from edgeplane import __version__
-from edgeplane.cli import analytics, d1, deploy, kv, project, r2, serve, tokens, versions
+from edgeplane.cli import analytics, d1, deploy, kv, project, r2, rollout, serve, tokens, versions
 from edgeplane.cli.client import ClientOptions
 from edgeplane.errors import EdgeplaneError
 
@@ -33,7 +33,7 @@ def cli(ctx: click.Context, admin_url: str | None, token: str | None, project: P
     ctx.obj = ClientOptions(admin_url=admin_url, token=token, project=project)
 
 
-for module in (project, serve, versions, deploy, kv, r2, d1, analytics, tokens):
+for module in (project, serve, versions, deploy, rollout, kv, r2, d1, analytics, tokens):
     for command in module.COMMANDS:
         cli.add_command(command)
 

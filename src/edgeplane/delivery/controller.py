@@ -13,6 +13,7 @@ back on stable on the next request after the verdict.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -76,6 +77,8 @@ class Run:
     health_failures: int = 0
     probes: int = 0
     last_probe_error: str = ""
+    started: float = field(default_factory=time.monotonic)
+    """When this controller took the rollout on (burn-rate windows start here)."""
     shown: dict[str, str] = field(default_factory=dict)
     """Last recorded verdict per judge, so the history holds changes, not every tick."""
 
@@ -378,6 +381,7 @@ class RolloutController:
                 have = await self.records.approval_count(run.id)
                 state = "running" if have >= run.row["approvals_required"] else "awaiting_approval"
             async with run.lock:
+                run.started = time.monotonic()
                 await self._set(run, {"state": state, "stable_id": stable}, "dequeued", f"started ({state})")
 
     async def _wait_at(self, run: Run) -> None:
@@ -492,7 +496,9 @@ class RolloutController:
             keep = max((w[1] for w in config.burn_windows), default=3600.0)
             self.history.keep = max(self.history.keep, keep)
             findings.append(
-                burn_finding(self.history, run.row["app"], run.row["env"], config.slo_target, config.burn_windows)
+                burn_finding(
+                    self.history, run.row["app"], run.row["env"], config.slo_target, config.burn_windows, run.started
+                )
             )
         return findings
 
@@ -630,11 +636,34 @@ class RolloutController:
         have = {(s["version_id"], s["percentage"]) for s in current[0]["splits"]} if current else set()
         if have == {(s.version, s.percentage) for s in splits}:
             return
+        if run.row["strategy"] == "rolling":
+            await self._replace_processes(run, step)
         kind = "promote" if splits == [Split(new, 100.0)] else "rollout"
         await self.control.deploy(
             run.row["app"], run.row["env"], splits, message=f"rollout {run.id[:8]}: {describe_step(step)}",
             actor=f"rollout:{run.id[:8]}", kind=kind, rollout=run.id,
         )  # fmt: skip
+
+    async def _replace_processes(self, run: Run, step: dict[str, Any]) -> None:
+        """Rolling: the new version runs ``processes`` workers and the old one the rest. With
+        ``max_unavailable`` 0 the new batch is healthy before any old process leaves; old processes leave the
+        rotation at once and stop after ``grace_period``."""
+        app, env = run.row["app"], run.row["env"]
+        spec = await self.control._spec(app, env, run.row["version_id"])
+        total = spec.pool_size
+        wanted = total if step["kind"] == "promote" else int(step.get("processes", total))
+        rolling = run.config.rolling
+        old = self.control.runtime.pools.get((app, env, run.row["stable_id"]))
+        shrink_first = rolling.max_unavailable > 0
+        if old is not None and shrink_first:
+            await old.scale(max(1, total - wanted), grace=0.0)
+        new = self.control.runtime.pools.get((app, env, run.row["version_id"]))
+        if new is None:
+            await self.control.runtime.ensure(dataclasses.replace(spec, pool_size=wanted))
+        else:
+            await new.scale(wanted)
+        if old is not None and not shrink_first and wanted < total:
+            await old.scale(total - wanted, grace=rolling.grace_period)
 
     async def _advance(self, run: Run, *, to: int | None = None, actor: str | None = None, note: str = "") -> None:
         step = run.row["step"] + 1 if to is None else to
@@ -669,6 +698,11 @@ class RolloutController:
                 kind="rollback", rollout=run.id,
             )  # fmt: skip
             details["rollback_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            if run.row["strategy"] == "rolling":  # traffic is back; now give the old version all its workers
+                key = (run.row["app"], run.row["env"], run.row["stable_id"])
+                spec = await self.control._spec(*key)
+                if (old := self.control.runtime.pools.get(key)) is not None:
+                    self.control.spawn(old.scale(spec.pool_size))
         elif state == "succeeded":
             await self._route(run, {"kind": "promote", "weight": 100})
             window = run.config.blue_green.rollback_window if run.row["strategy"] == "blue-green" else 0

@@ -35,7 +35,7 @@ __all__ = [
 
 Verdict = Literal["pass", "fail", "inconclusive"]
 Z_999 = 3.0902  # one-sided 99.9%
-MIN_FOR_QUANTILE = 20  # requests before a sample's quantile is meaningful
+MIN_FOR_QUANTILE = 10  # requests before a sample's quantile is reported
 
 
 @dataclass(frozen=True)

@@ -233,6 +233,8 @@ class WorkerPool:
         self.healthy: list[Endpoint] = []
         self.stopping = False
         self._rr = 0
+        self._draining: set[asyncio.Task[None]] = set()
+        self._leaving: list[WorkerProcess] = []
 
     def refresh(self) -> None:
         """Rebuild the rotation from the processes that are healthy and alive."""
@@ -274,9 +276,45 @@ class WorkerPool:
             p.watcher = asyncio.create_task(p.watch(), name=f"watch-{self.spec.version_id[:8]}-{p.index}")
         self.refresh()
 
+    async def scale(self, size: int, grace: float = 0.0) -> None:
+        """Grow to ``size`` processes (returning once the new ones are healthy and in rotation) or shrink to it
+        (the extra processes leave the rotation at once and are stopped after ``grace`` seconds, in the
+        background, so requests they already have can finish). Rolling deployments use this."""
+        size = max(1, size)
+        if size > len(self.processes):
+            first = max(p.index for p in self.processes) + 1 if self.processes else 0
+            new = [WorkerProcess(self, first + i) for i in range(size - len(self.processes))]
+            try:
+                for p in new:
+                    await p.spawn()
+                await asyncio.gather(*(p.wait_healthy(self.spec.startup_timeout) for p in new))
+            except BaseException:
+                await asyncio.gather(*(p.stop() for p in new), return_exceptions=True)
+                raise
+            for p in new:
+                p.watcher = asyncio.create_task(p.watch(), name=f"watch-{self.spec.version_id[:8]}-{p.index}")
+            self.processes += new
+            self.refresh()
+        elif size < len(self.processes):
+            drop = self.processes[size:]
+            self.processes = self.processes[:size]
+            self._leaving += drop
+            self.refresh()
+
+            async def retire() -> None:
+                await asyncio.sleep(grace)
+                await self._stop_processes(drop)
+
+            task = asyncio.create_task(retire())
+            self._draining.add(task)
+            task.add_done_callback(self._draining.discard)
+
     async def stop(self) -> None:
         self.stopping = True
         self.healthy = []
+        for task in list(self._draining):  # processes already leaving: stop them now, with the rest
+            task.cancel()
+        await self._stop_processes(list(self._leaving))
         watchers = [p.watcher for p in self.processes if p.watcher is not None]
         for watcher in watchers:  # first stop restarts, so no process is spawned behind our back
             watcher.cancel()
@@ -285,6 +323,17 @@ class WorkerPool:
         for p in self.processes:
             if p.endpoint is not None:
                 p.endpoint.close()
+
+    async def _stop_processes(self, processes: list[WorkerProcess]) -> None:
+        for p in processes:
+            if p.watcher is not None:
+                p.watcher.cancel()
+        await asyncio.gather(*(p.stop() for p in processes), return_exceptions=True)
+        for p in processes:
+            if p.endpoint is not None:
+                p.endpoint.close()
+            if p in self._leaving:
+                self._leaving.remove(p)
 
     def status(self) -> dict[str, Any]:
         return {

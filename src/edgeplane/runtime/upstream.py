@@ -53,6 +53,9 @@ class UpstreamPool:
     def mark_failed(self, endpoint: Endpoint) -> None:
         """An upstream is not ours to restart: it stays in rotation; failures show in responses and metrics."""
 
+    async def scale(self, size: int, grace: float = 0.0) -> None:
+        """An upstream's processes are not ours: a rolling deployment only moves traffic."""
+
     async def stop(self) -> None:
         self.stopping = True
         self.healthy = []
