@@ -4,6 +4,7 @@ trust mode, approvals, bad input, and a controller restart in the middle of a ro
 from __future__ import annotations
 
 import re
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -372,3 +373,92 @@ def test_rolling_replaces_processes_batch_by_batch_without_failed_requests(
     assert all(status == 200 for _, status, _ in load.results), {s for _, s, _ in load.results}
     assert {"green", "rolled"} <= {body for _, _, body in load.results}
     assert old != new["id"]
+
+
+def test_production_needs_two_approvals_from_distinct_other_tokens(tmp_path: Path) -> None:
+    (tmp_path / "edgeplane.toml").write_text('[server]\napprovals = { production = 2 }\napprove_before = "start"\n')
+    p = RunningPlatform(tmp_path).start()
+    try:
+        flow = Flow(p, "flaky")
+        v1 = flow.upload(flaky(tmp_path, "v1", "one"))
+        direct = p.admin.post(
+            "/v1/apps/flaky/deployments", json={"env": "production", "splits": [{"version": v1["id"]}]}
+        )
+        assert direct.status_code == 403 and direct.json()["error"]["code"] == "approval_required"
+        sneaky = p.admin.post("/v1/apps/flaky/rollback", json={"env": "production", "version": v1["id"]})
+        assert sneaky.status_code in (403, 404)  # a "rollback" to a version that never served is no way around
+        assert (
+            p.admin.post(
+                "/v1/apps/flaky/deployments", json={"env": "staging", "splits": [{"version": v1["id"]}]}
+            ).status_code
+            == 201
+        )
+        tokens = {
+            name: p.admin.post("/v1/tokens", json={"name": name, "scopes": ["deploy"]}).json()["token"]
+            for name in ("alice", "bob")
+        }
+        # The first rollout of an environment has no baseline: approvals, then straight to 100%.
+        first_rollout = flow.start(v1["id"]).json()
+        assert first_rollout["state"] == "awaiting_approval" and [s["kind"] for s in first_rollout["steps"]] == [
+            "promote"
+        ]
+        for name in ("alice", "bob"):
+            flow.command(first_rollout["id"], "approve", token=tokens[name])
+        flow.wait(first_rollout["id"], {"succeeded"}, timeout=20)
+        assert p.get("/").text == "one"
+        v2 = flow.upload(flaky(tmp_path, "v2", "two"))
+        rollout = flow.start(v2["id"]).json()
+        assert rollout["state"] == "awaiting_approval" and rollout["approvals"]["required"] == 2
+        assert p.get("/").text == "one"
+        own = flow.command(rollout["id"], "approve")
+        assert own.status_code == 403 and own.json()["error"]["code"] == "self_approval"
+        first = flow.command(rollout["id"], "approve", token=tokens["alice"]).json()
+        assert first["state"] == "awaiting_approval" and [a["token_name"] for a in first["approvals"]["approvers"]] == [
+            "alice"
+        ]
+        again = flow.command(rollout["id"], "approve", token=tokens["alice"])
+        assert again.status_code == 409 and again.json()["error"]["code"] == "already_approved"
+        assert flow.status(rollout["id"])["state"] == "awaiting_approval"  # unchanged by the refused approval
+        second = flow.command(rollout["id"], "approve", token=tokens["bob"]).json()
+        assert second["state"] == "running"
+        audit = p.admin.get("/v1/audit").json()["entries"]
+        approvals = [a["actor"] for a in audit if a["action"] == "rollout.approve" and a["target"] == rollout["id"]]
+        assert sorted(approvals) == ["alice", "bob"]
+        flow.command(rollout["id"], "abort")
+    finally:
+        p.stop()
+
+
+def test_killed_controller_resumes_at_the_same_step_with_its_evidence(tmp_path: Path) -> None:
+    p = RunningPlatform(tmp_path).start()
+    try:
+        flow = Flow(p, "flaky")
+        v1 = flow.upload(flaky(tmp_path, "v1", "one"))
+        assert p.cli("deploy", v1["id"], "--app", "flaky").returncode == 0
+        stages = '[deploy]\n[[deploy.canary]]\nweight = 50\nduration = "20s"\n[[deploy.canary]]\nweight = 100\n'
+        v2 = flow.upload(flaky(tmp_path, "v2", "two", deploy=stages))
+        with Load(p.url, rate=40) as load:
+            rollout = flow.start(v2["id"]).json()
+            time.sleep(3.5)
+            before = flow.status(rollout["id"])
+            events_before = flow.events(rollout["id"])
+            p.stop(signal.SIGKILL)
+            p.start()
+            after = flow.status(rollout["id"])
+            time.sleep(1.5)
+            later = flow.status(rollout["id"])
+        served_by_v2 = sum(1 for _, status, body in load.results if status == 200 and body == "two")
+        assert after["state"] == "running" and after["step"] == before["step"] == 0
+        assert after["version"]["weight"] == 50
+        # Elapsed time and evidence come back as last saved (at most a second old), not from zero.
+        assert before["step_elapsed"] - 1.5 <= after["step_elapsed"] <= before["step_elapsed"] + 0.5
+        errors = {v["judge"]: v for v in later["verdicts"]}["errors"]["evidence"]
+        saved = {v["judge"]: v for v in before["verdicts"]}["errors"]["evidence"]
+        assert errors["canary"]["requests"] >= saved["canary"]["requests"] - 40  # kept what was saved
+        assert errors["canary"]["requests"] <= served_by_v2  # and counted nothing twice
+        events_after = flow.events(rollout["id"])
+        assert events_after[: len(events_before)] == events_before
+        flow.command(rollout["id"], "promote", full=True)
+        assert flow.wait(rollout["id"], {"succeeded"}, timeout=20)["version"]["weight"] == 100
+    finally:
+        p.stop()

@@ -62,15 +62,16 @@ def _state(state: str) -> Text:
 
 
 def _seconds(value: float | None) -> str:
+    """``1.5s``, ``40s``, ``5m``, ``2m30s``, ``1h``, ``1h05m``."""
     if value is None:
         return "-"
     if value < 60:
         return f"{value:.1f}s" if value < 10 and value % 1 else f"{value:.0f}s"
     minutes, seconds = divmod(round(value), 60)
     if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
+        return f"{minutes}m{seconds:02d}s" if seconds else f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
 
 
 def _bar(fraction: float, style: str, width: int = BAR_WIDTH) -> Text:
@@ -139,11 +140,17 @@ def render_status(status: Status) -> RenderableType:
     """Header, steps with progress, traffic bars, approvals, and the judges table of one status JSON."""
     version, stable = status["version"], status["stable"]
     header = Text.assemble(
-        (f"{status['app']}/{status['env']}", "bold"), "  ", f"{status['strategy']} · {status['mode']} mode · ",
-        _state(status["state"]), f"  rollout {status['id'][:8]}: v{version['number']}",
-        f" replacing v{stable['number']}" if stable else "", (f"  started {short_time(status['created_at'])}", "dim"),
+        (f"{status['app']}/{status['env']}", "bold"), f"  {status['strategy']} · {status['mode']} mode · ",
+        _state(status["state"]),
     )  # fmt: skip
-    parts: list[RenderableType] = [header]
+    replacing = f" replacing v{stable['number']}" if stable else ""
+    finished = f" · finished {short_time(status['finished_at'])}" if status.get("finished_at") else ""
+    about = Text(
+        f"rollout {status['id'][:8]}: v{version['number']}{replacing} · started {short_time(status['created_at'])}"
+        f"{finished}",
+        style="dim",
+    )
+    parts: list[RenderableType] = [header, about]
     if status.get("reason"):
         parts.append(Text(status["reason"], style=STATE_STYLES.get(status["state"], "")))
     summary = Table.grid(padding=(0, 2))
@@ -215,7 +222,8 @@ def _latency(e: dict[str, Any]) -> str:
 
 
 def _health(e: dict[str, Any]) -> str:
-    text = f"{e['probes']} probes · {e['consecutive_failures']}/{e['limit']} failing in a row"
+    probes = f"{e['probes']} probe" + ("" if e["probes"] == 1 else "s")
+    text = f"{probes} · {e['consecutive_failures']}/{e['limit']} failed in a row"
     return text + (f" · {e['last_error']}" if e.get("last_error") and e["consecutive_failures"] else "")
 
 
@@ -365,7 +373,7 @@ def rollout() -> None:
 @app_option
 @click.option("--watch", "-w", is_flag=True, help="Follow it live until it finishes (exit 1 if it fails).")
 def status(rollout: str, env: str, app: str | None, watch: bool) -> None:
-    """Steps, traffic, each judge's verdict with its evidence, and approvals."""
+    """Where a rollout is. Its steps, traffic, each judge's verdict with the evidence, and approvals."""
     name = app_name(app)
     where = _where(rollout, env)
     if watch:
@@ -407,7 +415,7 @@ def list_rollouts(env: str, app: str | None, limit: int) -> None:
 @env_option
 @app_option
 def history(rollout: str, env: str, app: str | None) -> None:
-    """What happened: state changes, verdict changes, approvals, rollbacks."""
+    """The rollout's events. State and verdict changes (with evidence), approvals, rollbacks."""
     name = app_name(app)
     events = current_client().get(_path(name, rollout, "events"), **_where(rollout, env))["events"]
     if emit(events):
@@ -468,7 +476,7 @@ def pause(rollout: str, env: str, app: str | None) -> None:
 @env_option
 @app_option
 def resume(rollout: str, env: str, app: str | None) -> None:
-    """Continue a paused rollout (a traffic step starts over; a manual pause step moves on)."""
+    """Continue a paused rollout. A traffic step starts over; a manual pause step moves on."""
     _act("resume", rollout, env, app)
 
 

@@ -282,6 +282,12 @@ class ControlPlane:
             raise NotFound(f"{app} has no deployment in {env!r} to roll back", code="deployment_not_found")
         if ref is not None:
             target = await self.resolve(app, ref)
+            served_before = any(len(d["splits"]) == 1 and d["splits"][0]["version_id"] == target["id"] for d in history)
+            if self.config.approvals.get(env) and not served_before:
+                raise Forbidden(
+                    f"v{target['number']} never served all of {env}, which requires approvals: roll it out instead",
+                    code="approval_required",
+                )
         else:
             current = history[0]["splits"]
             current_id = current[0]["version_id"] if len(current) == 1 else None

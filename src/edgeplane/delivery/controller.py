@@ -184,6 +184,8 @@ class RolloutController:
             plan = build_plan(
                 deploy, strategy, pool_size=config.runtime.pool_size, approvals=required, approve_before=before
             )
+            if busy is None and not stable:  # first deployment of the environment: nothing to compare with
+                plan = [step for step in plan if step["kind"] in ("approval", "promote")]
             state = "queued" if busy is not None else "running"
             if state == "running" and required and before == "start":
                 state = "awaiting_approval"
@@ -202,13 +204,11 @@ class RolloutController:
         return await self.status(row["id"])
 
     async def _stable(self, app: str, env: str) -> str:
+        """The version serving all of ``env`` now; "" when nothing is deployed yet (the first rollout of an
+        environment has no baseline, so it is only gated by approvals and goes straight to 100%)."""
         history = await self.control.store.list_deployments(app, env, limit=1)
         if not history:
-            raise Conflict(
-                f"{app}/{env} has no deployment yet; deploy the first version with 'edgeplane deploy VERSION' "
-                f"(a rollout needs a stable version to compare against)",
-                code="no_stable_version",
-            )
+            return ""
         splits = [s for s in history[0]["splits"] if s["percentage"] > 0]
         if len(splits) != 1:
             raise Conflict(
