@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import click
+from rich.text import Text
 
 from edgeplane.cli.client import current_client
 from edgeplane.cli.options import app_name, app_option, env_option
@@ -99,7 +100,7 @@ def _start_rollout(
     )
     console.print(f"steps: {steps}")
     if status["reason"]:
-        console.print(f"[yellow]{status['reason']}[/]")
+        console.print(Text(status["reason"], style="yellow"))
     where = ("" if env == "production" else f" --env {env}") + (f" --app {app}" if app else "")
     console.print(f"follow it: edgeplane rollout status --watch{where}")
 

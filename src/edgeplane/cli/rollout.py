@@ -8,6 +8,7 @@ terminal, one line per change otherwise) and exits 0 when it succeeded, 1 when i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Generator
@@ -48,7 +49,7 @@ def _where(rollout: str, env: str) -> dict[str, str]:
     """``env`` narrows the lookup for ``current`` or when given explicitly; an id alone finds its rollout in any
     environment (the default ``--env production`` must not hide a staging rollout asked for by id)."""
     ctx = click.get_current_context()
-    explicit = ctx.get_parameter_source("env") not in (None, click.core.ParameterSource.DEFAULT)
+    explicit = ctx.get_parameter_source("env") not in (None, click.ParameterSource.DEFAULT)
     return {"env": env} if rollout == "current" or explicit else {}
 
 
@@ -56,7 +57,7 @@ def _path(app: str, rollout: str, suffix: str = "") -> str:
     return f"/v1/apps/{app}/rollouts/{rollout}" + (f"/{suffix}" if suffix else "")
 
 
-# -- rendering ---------------------------------------------------------------------------------------------------
+# -- rendering -------------------------------------------------------------------------------------------------
 def _state(state: str) -> Text:
     return Text(state.replace("_", " "), style=f"bold {STATE_STYLES.get(state, '')}")
 
@@ -101,7 +102,7 @@ def _steps(status: Status) -> Table:
         label = Text(f"{step['label']}", style="bold" if current else ("dim" if index > status["step"] else ""))
         progress: RenderableType = ""
         duration = float(step.get("duration") or 0)
-        if current and step["kind"] == "traffic" and duration > 0:
+        if current and status["state"] in ("running", "paused") and step["kind"] == "traffic" and duration > 0:
             elapsed = min(float(status["step_elapsed"] or 0), duration)
             left = status["time_left"]
             progress = Text.assemble(
@@ -180,7 +181,7 @@ def _judges(verdicts: list[dict[str, Any]]) -> Table:
     return t
 
 
-# -- evidence: the numbers that matter, one line per judge -------------------------------------------------------
+# -- evidence: the numbers that matter, one line per judge -----------------------------------------------------
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.2%}"
 
@@ -232,7 +233,7 @@ def _slo_burn(e: dict[str, Any]) -> str:
     for w in e["windows"]:
         rate = "-" if w["burn_rate"] is None else f"{w['burn_rate']:g}x"
         windows.append(f"{rate}/{_seconds(w['window_s'])}")
-    return f"SLO {float(e['slo_target']):.2%} · burn " + ", ".join(windows)
+    return f"SLO {float(e['slo_target']) * 100:g}% · burn " + ", ".join(windows)
 
 
 def _smoke(e: dict[str, Any]) -> str:
@@ -264,7 +265,7 @@ def evidence_summary(judge: str, evidence: dict[str, Any]) -> str:
     return " · ".join(scalars[:5])
 
 
-# -- events and plain status lines -------------------------------------------------------------------------------
+# -- events and plain status lines -----------------------------------------------------------------------------
 def _event_line(event: dict[str, Any]) -> Text:
     return Text.assemble(
         (short_time(str(event.get("at") or ""))[11:] or "--:--:--", "dim"),
@@ -330,10 +331,26 @@ def _follow(frames: Generator[tuple[str, Any], None, None]) -> Status | None:
     return final
 
 
+def _frames(app: str, rollout: str, where: dict[str, str]) -> Generator[tuple[str, Any], None, None]:
+    """The stream's ``(kind, data)`` frames. The stream can end on the final status without the events recorded
+    just before it (say, the failed rollout's ``rolled_back``), so those are fetched and sent before that status."""
+    client = current_client()
+    last_event = 0
+    with contextlib.closing(client.sse(_path(app, rollout, "stream"), **where)) as stream:
+        for kind, data in stream:
+            if kind == "event":
+                last_event = max(last_event, int(data.get("id") or 0))
+            elif kind == "status" and data["state"] in FINAL_STATES:
+                missed = client.get(_path(app, data["id"], "events"), after=last_event)["events"]
+                for event in missed:
+                    yield "event", event
+            yield kind, data
+
+
 def _watch(app: str, rollout: str, where: dict[str, str]) -> None:
     """Follow the rollout to its end; exit 0 when it succeeded, 1 when it failed or was aborted."""
     as_json = bool(click.get_current_context().find_root().params.get("as_json"))
-    frames = current_client().sse(_path(app, rollout, "stream"), **where)
+    frames = _frames(app, rollout, where)
     final: Status | None = None
     try:
         if as_json:  # one JSON object a line: {"event": "status"|"event", "data": ...}
@@ -358,7 +375,7 @@ def _watch(app: str, rollout: str, where: dict[str, str]) -> None:
         sys.exit(1)
 
 
-# -- commands ----------------------------------------------------------------------------------------------------
+# -- commands --------------------------------------------------------------------------------------------------
 @click.group()
 def rollout() -> None:
     """Progressive delivery: follow a rollout, and promote, pause, resume, abort, retry or approve it.
@@ -397,15 +414,15 @@ def list_rollouts(env: str, app: str | None, limit: int) -> None:
         return
     numbers = version_numbers(name)
     t = Table(title=f"{name}: rollouts in {env}", title_justify="left", header_style="bold")
-    for column in ("id", "strategy", "mode", "state", "version", "step", "author", "created", "finished", "reason"):
-        t.add_column(column)
+    for column in ("id", "strategy", "state", "version", "step", "author", "created", "reason"):
+        t.add_column(column, no_wrap=column in ("id", "state", "version", "created"))
     for r in rows:
         version = f"v{numbers.get(r['version_id'], '?')}"
         if r["stable_id"]:
-            version += f" (from v{numbers.get(r['stable_id'], '?')})"
+            version += f" ← v{numbers.get(r['stable_id'], '?')}"
         t.add_row(
-            r["id"][:8], r["strategy"], r["mode"], _state(r["state"]), version, str(r["step"] + 1), r["author"],
-            short_time(r["created_at"]), short_time(r["finished_at"]), Text(r["reason"] or ""),
+            r["id"][:8], f"{r['strategy']} · {r['mode']}", _state(r["state"]), version, str(r["step"] + 1),
+            r["author"], short_time(r["created_at"]), Text(r["reason"] or ""),
         )  # fmt: skip
     console.print(t)
 

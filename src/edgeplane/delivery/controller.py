@@ -77,6 +77,8 @@ class Run:
     health_failures: int = 0
     probes: int = 0
     last_probe_error: str = ""
+    elapsed: float | None = None
+    """The current traffic step's elapsed seconds, live (the row has it as of the last save)."""
     started: float = field(default_factory=time.monotonic)
     """When this controller took the rollout on (burn-rate windows start here)."""
     shown: dict[str, str] = field(default_factory=dict)
@@ -225,10 +227,17 @@ class RolloutController:
         return run
 
     async def find(self, app: str, rollout_id: str | None, env: str | None) -> dict[str, Any]:
-        """A rollout by id (or id prefix), or the newest of ``env``."""
-        rows = await self.records.list_rollouts(app, env, limit=200)
+        """A rollout by id or unique id prefix; without one, the rollout that owns ``env`` now (else the newest)."""
+        if not rollout_id and env is not None and (owner := self.active_for(app, env)) is not None:
+            return dict(owner.row)
+        rows = await self.records.list_rollouts(app, env, limit=1000)
         if rollout_id:
             rows = [r for r in rows if r["id"].startswith(rollout_id)]
+            if len(rows) > 1 and not any(r["id"] == rollout_id for r in rows):
+                ids = ", ".join(r["id"][:12] for r in rows[:5])
+                raise BadRequest(
+                    f"rollout {rollout_id!r} is ambiguous: {ids}; give more characters", code="rollout_ambiguous"
+                )
         if not rows:
             where = f" in {env}" if env else ""
             raise NotFound(
@@ -418,6 +427,7 @@ class RolloutController:
                 now = time.monotonic()
                 elapsed += now - last_tick
                 last_tick = now
+                run.elapsed = elapsed
                 self._feed(run, step)
                 if now - last_probe >= PROBE_EVERY:
                     last_probe = now
@@ -543,7 +553,8 @@ class RolloutController:
                 run.id, ("step_passed" if verdict == "pass" else "step_ended", run.row["step"], note, details)
             )
             self._publish(run, "step_passed", note, details)
-            await self._advance(run)
+            run.row["verdicts"] = details["findings"]  # shown until the next step has its own
+            await self._advance(run, keep_verdicts=True)
             return
         why = "; ".join(f"{f.judge}: {f.reason}" for f in findings if f.verdict == "inconclusive")
         reason = f"inconclusive: {why}; 'edgeplane rollout resume' repeats the step, 'promote' moves on"
@@ -588,10 +599,11 @@ class RolloutController:
                     resp = await client.request(
                         check["method"], prefix + check["path"], headers=headers, content=check["body"]
                     )
-                    ok = resp.status_code == check["expect_status"] and (
-                        check["expect_body"] is None or check["expect_body"] in resp.text
-                    )
+                    body_ok = check["expect_body"] is None or check["expect_body"] in resp.text
+                    ok = resp.status_code == check["expect_status"] and body_ok
                     got = f"{resp.status_code}"
+                    if not body_ok:
+                        got += f", body lacks {check['expect_body']!r}"
                 except httpx.HTTPError as exc:
                     ok, got = False, f"error: {exc}"
                 results.append(
@@ -608,7 +620,9 @@ class RolloutController:
             if step.get("smoke"):
                 verdict: Verdict = "fail" if failed else "pass"
                 findings.append(
-                    Finding("smoke", verdict, "; ".join(failed) or f"{len(results)} checks passed", {"checks": results})
+                    Finding(
+                        "smoke", verdict, "; ".join(failed) or f"{len(results)} check(s) passed", {"checks": results}
+                    )
                 )
             if step.get("webhook"):
                 payload = {"rollout": run.id, "app": run.row["app"], "env": run.row["env"],
@@ -665,13 +679,19 @@ class RolloutController:
         if old is not None and not shrink_first and wanted < total:
             await old.scale(total - wanted, grace=rolling.grace_period)
 
-    async def _advance(self, run: Run, *, to: int | None = None, actor: str | None = None, note: str = "") -> None:
+    async def _advance(
+        self, run: Run, *, to: int | None = None, actor: str | None = None, note: str = "", keep_verdicts: bool = False
+    ) -> None:
         step = run.row["step"] + 1 if to is None else to
         step = min(step, len(run.row["plan"]) - 1)
         self._reset_step(run)
+        if not keep_verdicts:
+            run.row["verdicts"] = []
         label = describe_step(run.row["plan"][step])
         await self._set(
-            run, {"step": step, "step_elapsed": 0.0, "analysis": {}, "state": "running", "reason": ""},
+            run,
+            {"step": step, "step_elapsed": 0.0, "analysis": {}, "state": "running", "reason": "",
+             "verdicts": run.row["verdicts"]},
             "advanced", note or f"step {step + 1}: {label}", {"step": step}, actor=actor,
         )  # fmt: skip
         if run.row["plan"][step]["kind"] in ("traffic", "checks"):
@@ -679,6 +699,7 @@ class RolloutController:
 
     def _reset_step(self, run: Run) -> None:
         run.analysis = None
+        run.elapsed = None
         run.findings = []
         run.shown = {}
         run.health_failures = 0
@@ -709,7 +730,8 @@ class RolloutController:
             if window and run.row["stable_id"]:
                 self.control.pin_for((run.row["app"], run.row["env"], run.row["stable_id"]), window)
         finished = now()
-        values = {"state": state, "reason": reason, "verdicts": self._verdicts(run), "finished_at": finished}
+        verdicts = self._verdicts(run) or run.row["verdicts"]
+        values = {"state": state, "reason": reason, "verdicts": verdicts, "finished_at": finished}
         kind = {"failed": "rolled_back" if rollback else "failed"}.get(state, state)
         await self._set(run, values, kind, reason, details, actor=actor)
         run.row["finished_at"] = finished.isoformat()
@@ -754,7 +776,8 @@ class RolloutController:
         step = plan[min(row["step"], len(plan) - 1)]
         elapsed = float(row["step_elapsed"])
         if run is not None and run.analysis is not None and row["state"] == "running":
-            row["verdicts"] = self._verdicts(run)
+            row["verdicts"] = self._verdicts(run) or row["verdicts"]
+            elapsed = run.elapsed if run.elapsed is not None else elapsed
         new = await self.control.version(row["version_id"])
         stable = await self.control.version(row["stable_id"]) if row["stable_id"] else None
         current = await self.control.store.list_deployments(row["app"], row["env"], limit=1)
@@ -768,7 +791,9 @@ class RolloutController:
                                                    "weight": weights.get(stable["id"], 0.0)},
             "step": row["step"], "steps": [_step_view(s) for s in plan],
             "step_elapsed": round(elapsed, 1),
-            "time_left": round(max(0.0, duration - elapsed), 1) if step["kind"] == "traffic" else None,
+            "time_left": round(max(0.0, duration - elapsed), 1)
+            if step["kind"] == "traffic" and row["state"] in ("running", "paused")
+            else None,
             "verdicts": row["verdicts"],
             "approvals": {"required": row["approvals_required"], "before": row["approve_before"],
                           "approvers": await self.records.approvers(row["id"])},

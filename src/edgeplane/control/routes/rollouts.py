@@ -50,9 +50,17 @@ async def create(app: str, body: RolloutIn, request: Request, token: Deployer) -
 async def list_rollouts(
     app: str, request: Request, _: Reader, env: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 20
 ) -> dict[str, Any]:
-    rows = await control_of(request).rollouts.records.list_rollouts(app, env, limit)
+    control = control_of(request)
+    rows = await control.rollouts.records.list_rollouts(app, env, limit)
     keep = ("id", "env", "strategy", "mode", "state", "version_id", "stable_id", "step", "reason", "author")
-    return {"rollouts": [{k: r[k] for k in (*keep, "created_at", "finished_at")} for r in rows]}
+    out = []
+    for r in rows:
+        numbers = {
+            f"{side}_number": (await control.version(r[f"{side}_id"]))["number"] if r[f"{side}_id"] else None
+            for side in ("version", "stable")
+        }
+        out.append({**{k: r[k] for k in (*keep, "created_at", "finished_at")}, **numbers})
+    return {"rollouts": out}
 
 
 @router.get("/v1/apps/{app}/rollouts/{rollout}")
@@ -91,14 +99,19 @@ async def stream(app: str, rollout: str, request: Request, _: Reader, env: str |
             heartbeat = time.monotonic()
             while True:
                 current = await rollouts.status(rollout_id)
-                yield _frame("status", current)
-                if current["state"] not in ACTIVE_STATES:
-                    return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(queue.get(), STREAM_STATUS_EVERY)
+                final = current["state"] not in ACTIVE_STATES
+                if final and rollout_id in rollouts.runs:  # its last writes are still being committed
+                    await asyncio.sleep(0.05)
+                    continue
+                # Events first, so the final status is never sent before the events that led to it.
                 for event in await rollouts.records.events(rollout_id, last_event):
                     last_event = event["id"]
                     yield _frame("event", event)
+                yield _frame("status", current)
+                if final:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(queue.get(), STREAM_STATUS_EVERY)
                 if time.monotonic() - heartbeat > HEARTBEAT_EVERY:
                     heartbeat = time.monotonic()
                     yield b": keep-alive\n\n"
