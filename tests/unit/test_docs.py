@@ -10,6 +10,14 @@ import pytest
 from edgeplane.cli.main import cli
 from edgeplane.config import AppConfig, EnvConfig, RuntimeConfig, ServerConfig
 from edgeplane.config.bindings import AnalyticsDatasetConfig, D1DatabaseConfig, KVNamespaceConfig, R2BucketConfig
+from edgeplane.config.deploy import (
+    AnalysisConfig,
+    BlueGreenConfig,
+    CanaryStage,
+    DeployConfig,
+    RollingConfig,
+    SmokeCheck,
+)
 
 DOCS = Path(__file__).parents[2] / "docs"
 
@@ -37,6 +45,18 @@ def test_every_binding_key_is_documented(model: type, table: str) -> None:
         line for line in (DOCS / "configuration.md").read_text().splitlines() if line.startswith(f"| `{table}` |")
     )
     assert [name for name in model.model_fields if f"`{name}`" not in row] == []
+
+
+@pytest.mark.parametrize(
+    ("model", "prefix"),
+    [(DeployConfig, "deploy."), (CanaryStage, "deploy.canary."), (AnalysisConfig, "deploy.analysis."),
+     (BlueGreenConfig, "deploy.blue_green."), (SmokeCheck, "deploy.blue_green.smoke."),
+     (RollingConfig, "deploy.rolling.")],
+)  # fmt: skip
+def test_every_deploy_key_is_in_the_delivery_reference(model: type, prefix: str) -> None:
+    """Each key of the [deploy] tables has a row in docs/delivery.md, named by its dotted path from the top."""
+    text = (DOCS / "delivery.md").read_text()
+    assert [name for name in model.model_fields if f"| `{prefix}{name}` |" not in text] == []
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[str]:

@@ -129,6 +129,8 @@ class BlueGreenConfig(_Strict):
     step_duration: Duration = 60.0
     validation: Duration = 300.0
     """After the switch, the new version is judged alone this long; a fail switches back."""
+    max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.05
+    """The validation window's error-rate limit (the thresholds judge; no baseline runs beside it)."""
     rollback_window: Duration = 1800.0
     """The previous version stays running this long after success, so switching back is instant."""
     smoke: list[SmokeCheck] = []

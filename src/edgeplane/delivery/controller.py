@@ -305,6 +305,7 @@ class RolloutController:
             self._publish(run, "approved", f"approved by {token['name']} ({have}/{run.row['approvals_required']})")
             if have >= run.row["approvals_required"]:
                 if run.row["state"] == "awaiting_approval" and run.step["kind"] != "approval":
+                    run.started = time.monotonic()
                     await self._set(run, {"state": "running", "reason": ""}, "started", "approvals complete")
                 elif run.step["kind"] == "approval":
                     await self._advance(run, note="approvals complete")
@@ -324,7 +325,11 @@ class RolloutController:
             stable = await self._stable(row["app"], row["env"])
             if stable == row["version_id"]:
                 raise Conflict("that version already serves the environment", code="already_deployed")
-            values = {"state": "running", "step": 0, "step_elapsed": 0.0, "analysis": {}, "verdicts": [],
+            state = "running"
+            required = row["approvals_required"] if row["approve_before"] == "start" else 0
+            if required and await self.records.approval_count(rollout_id) < required:
+                state = "awaiting_approval"
+            values = {"state": state, "step": 0, "step_elapsed": 0.0, "analysis": {}, "verdicts": [],
                       "reason": "", "stable_id": stable, "finished_at": None}  # fmt: skip
             await self.records.update(
                 rollout_id, values, ("retried", 0, f"retried by {actor}", {}), (actor, "rollout.retry")
@@ -549,10 +554,9 @@ class RolloutController:
         details = {"verdict": verdict, "findings": [f.to_dict() for f in findings]}
         if verdict == "pass" or run.row["mode"] == "shadow":
             note = f"step {run.row['step'] + 1} ({describe_step(run.step)}): {verdict}"
-            await self.records.add_event(
-                run.id, ("step_passed" if verdict == "pass" else "step_ended", run.row["step"], note, details)
-            )
-            self._publish(run, "step_passed", note, details)
+            kind = "step_passed" if verdict == "pass" else "step_ended"
+            await self.records.add_event(run.id, (kind, run.row["step"], note, details))
+            self._publish(run, kind, note, details)
             run.row["verdicts"] = details["findings"]  # shown until the next step has its own
             await self._advance(run, keep_verdicts=True)
             return
@@ -587,10 +591,9 @@ class RolloutController:
         findings = [health_finding(run.health_failures, 1, run.last_probe_error, run.probes)]
         target = self.control.gateway.routes.table.targets.get((run.row["app"], run.row["env"]))
         routes = self.control.gateway.routes.table.routes_of(target) if target else []
-        host = next(
-            (r.host for r in routes if not r.wildcard_host), routes[0].host.lstrip(".") if routes else "localhost"
-        )
-        prefix = routes[0].path_prefix.rstrip("/") if routes else ""
+        route = next((r for r in routes if not r.wildcard_host), routes[0] if routes else None)
+        host = route.host.lstrip(".") if route is not None else "localhost"
+        prefix = route.path_prefix.rstrip("/") if route is not None else ""
         results, failed = [], []
         async with httpx.AsyncClient(base_url=self.control.config.gateway_url(), timeout=10.0) as client:
             for check in step.get("smoke", []):
@@ -668,15 +671,16 @@ class RolloutController:
         wanted = total if step["kind"] == "promote" else int(step.get("processes", total))
         rolling = run.config.rolling
         old = self.control.runtime.pools.get((app, env, run.row["stable_id"]))
-        shrink_first = rolling.max_unavailable > 0
-        if old is not None and shrink_first:
-            await old.scale(max(1, total - wanted), grace=0.0)
+        if old is not None and rolling.max_unavailable > 0:  # up to max_unavailable old ones go first
+            have = old.status()["size"]
+            early = min(rolling.max_unavailable, max(0, have - (total - wanted)))
+            await old.scale(max(1, have - early), grace=rolling.grace_period)
         new = self.control.runtime.pools.get((app, env, run.row["version_id"]))
         if new is None:
             await self.control.runtime.ensure(dataclasses.replace(spec, pool_size=wanted))
         else:
             await new.scale(wanted)
-        if old is not None and not shrink_first and wanted < total:
+        if old is not None and wanted < total:  # the rest leave once their replacements are healthy
             await old.scale(total - wanted, grace=rolling.grace_period)
 
     async def _advance(
@@ -711,7 +715,13 @@ class RolloutController:
         actor: str | None = None,
     ) -> None:  # fmt: skip
         details: dict[str, Any] = {"findings": [f.to_dict() for f in findings or []]}
-        if rollback and run.row["stable_id"]:
+        current = await self.control.store.list_deployments(run.row["app"], run.row["env"], limit=1)
+        on_stable = (
+            bool(current)
+            and [s["version_id"] for s in current[0]["splits"] if s["percentage"] > 0] == [run.row["stable_id"]]
+            and len(current[0]["splits"]) == 1
+        )
+        if rollback and run.row["stable_id"] and not on_stable:
             started = time.perf_counter()
             await self.control.deploy(
                 run.row["app"], run.row["env"], [Split(run.row["stable_id"], 100.0)],
@@ -726,6 +736,10 @@ class RolloutController:
                     self.control.spawn(old.scale(spec.pool_size))
         elif state == "succeeded":
             await self._route(run, {"kind": "promote", "weight": 100})
+            if run.row["strategy"] == "rolling":  # the old version, kept warm for rollback, gets its workers back
+                key = (run.row["app"], run.row["env"], run.row["stable_id"])
+                if (old := self.control.runtime.pools.get(key)) is not None:
+                    self.control.spawn(old.scale((await self.control._spec(*key)).pool_size))
             window = run.config.blue_green.rollback_window if run.row["strategy"] == "blue-green" else 0
             if window and run.row["stable_id"]:
                 self.control.pin_for((run.row["app"], run.row["env"], run.row["stable_id"]), window)

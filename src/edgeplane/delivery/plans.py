@@ -51,7 +51,7 @@ def build_plan(
                 steps.append({"kind": "traffic", "weight": weight, "duration": bg.step_duration, "compare": True,
                               "limits": plain})  # fmt: skip
         steps.append({"kind": "traffic", "weight": 100, "duration": bg.validation, "compare": False,
-                      "limits": {**plain, "max_error_rate": 0.05}, "keep_previous": True})  # fmt: skip
+                      "limits": {**plain, "max_error_rate": bg.max_error_rate}, "keep_previous": True})  # fmt: skip
     elif strategy == "rolling":
         rolling = config.rolling
         batches = math.ceil(pool_size / rolling.batch_size)
