@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test soak test-deps lint format bench bench-bindings bench-deps install clean
+.PHONY: up test soak test-deps lint format bench bench-bindings bench-delivery bench-deps install clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 install: $(STAMP)
@@ -55,6 +55,10 @@ bench: install bench-deps
 bench-bindings: install test-deps
 	$(BIN)/python bench/bindings.py
 	$(BIN)/python bench/analytics.py
+
+## Progressive delivery: canary detection and rollback time under 200 req/s, false rollbacks (~15 min).
+bench-delivery: install
+	$(BIN)/python bench/delivery.py
 
 clean:
 	rm -rf $(VENV) .edgeplane build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

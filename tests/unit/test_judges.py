@@ -185,3 +185,15 @@ def test_deploy_config_errors_name_the_problem(table: dict[str, object], words: 
     with pytest.raises(ValidationError) as info:
         DeployConfig.model_validate(table)
     assert words in str(info.value)
+
+
+def test_a_worse_but_unproven_canary_is_inconclusive_at_the_end_of_a_stage_not_a_pass() -> None:
+    analysis = StageAnalysis(AnalysisSettings(), StageLimits(min_requests=50))
+    # 4/100 canary errors vs 1/1000 baseline over the stage: p is small but above alpha = 0.001.
+    for tick in range(10):
+        analysis.add(
+            (10, 1 if tick in (1, 3, 5, 8) else 0, _hist([10] * 10)), (100, 1 if tick == 4 else 0, _hist([10] * 100))
+        )
+    assert 0.001 < analysis.errors.p_value <= 0.01
+    mid, end = analysis.error_comparison(final=False), analysis.error_comparison(final=True)
+    assert mid.verdict == "pass" and end.verdict == "inconclusive" and "not yet proven" in end.reason

@@ -35,6 +35,9 @@ __all__ = [
 
 Verdict = Literal["pass", "fail", "inconclusive"]
 Z_999 = 3.0902  # one-sided 99.9%
+SUSPICIOUS = 0.01
+"""At the end of a stage, a practically relevant regression with p at or below this (evidence short of alpha) is
+inconclusive, not a pass: the stage pauses for a human instead of promoting a version that looks worse."""
 MIN_FOR_QUANTILE = 10  # requests before a sample's quantile is reported
 
 
@@ -218,6 +221,11 @@ class StageAnalysis:
         enough, why = self._enough(final)
         if not enough:
             return Finding("errors", "inconclusive", why, evidence)
+        if final and relevant and test.p_value <= SUSPICIOUS:
+            reason = (
+                f"canary errors {rate_c:.2%} vs baseline {rate_b:.2%}: worse, not yet proven (p = {test.p_value:.2g})"
+            )
+            return Finding("errors", "inconclusive", reason, evidence)
         return Finding("errors", "pass", f"canary {rate_c:.2%} vs baseline {rate_b:.2%}", evidence)
 
     def latency_comparison(self, final: bool) -> Finding:
@@ -233,6 +241,7 @@ class StageAnalysis:
             "probability_canary_slower": _superiority(c.hist, b.hist),
             **test.evidence(),
         }  # fmt: skip
+        relevant = False
         if qc is not None and qb is not None:
             increase = qc - qb
             evidence["increase_ms"] = round(increase, 2)
@@ -244,6 +253,11 @@ class StageAnalysis:
         enough, why = self._enough(final)
         if not enough or qc is None or qb is None:
             return Finding("latency", "inconclusive", why or "too few requests for a quantile", evidence)
+        if final and relevant and test.p_value <= SUSPICIOUS:
+            reason = (
+                f"canary {label} {qc:.0f} ms vs baseline {qb:.0f} ms: slower, not yet proven (p = {test.p_value:.2g})"
+            )
+            return Finding("latency", "inconclusive", reason, evidence)
         return Finding("latency", "pass", f"canary {label} {qc:.0f} ms vs baseline {qb:.0f} ms", evidence)
 
     # -- persistence ---------------------------------------------------------------------------------------
