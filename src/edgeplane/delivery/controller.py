@@ -20,21 +20,17 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from edgeplane.config.app import AppConfig
 from edgeplane.config.deploy import DeployConfig
 from edgeplane.control.rollout_store import ACTIVE_STATES, RolloutRecords
 from edgeplane.control.schema import now
+from edgeplane.delivery.checks import probe_health, smoke_and_webhook
 from edgeplane.delivery.events import EventBus
-from edgeplane.delivery.judges import AnalysisSettings, Finding, StageAnalysis, StageLimits, Verdict, combine
+from edgeplane.delivery.judges import AnalysisSettings, Finding, StageAnalysis, StageLimits, combine
 from edgeplane.delivery.plans import build_plan, describe_step
 from edgeplane.delivery.splits import Split
 from edgeplane.delivery.telemetry import EnvHistory, burn_finding, health_finding
 from edgeplane.errors import BadRequest, Conflict, EdgeplaneError, Forbidden, NotFound
-from edgeplane.gateway.proxy import UpstreamError
-from edgeplane.gateway.stages.router import OVERRIDE_HEADER
-from edgeplane.runtime.supervisor import probe
 
 if TYPE_CHECKING:
     from edgeplane.control.service import ControlPlane
@@ -480,22 +476,9 @@ class RolloutController:
         run.analysis.add(canary, baseline)
 
     async def _probe(self, run: Run) -> None:
-        """One health probe of the new version: a healthy process that answers its health path below 500."""
         pool = self.control.runtime.pools.get((run.row["app"], run.row["env"], run.row["version_id"]))
         run.probes += 1
-        endpoint = pool.pick() if pool is not None else None
-        error = ""
-        if endpoint is None:
-            error = "no healthy process"
-        else:
-            path = pool.spec.health_check_path  # type: ignore[union-attr]
-            if path:
-                try:
-                    status = await probe(endpoint, getattr(pool, "base_path", "") + path)
-                    if status >= 500:
-                        error = f"{path} answered {status}"
-                except (UpstreamError, TimeoutError, OSError) as exc:
-                    error = f"{path}: {exc or type(exc).__name__}"
+        error = await probe_health(pool)
         if error:
             run.health_failures += 1
             run.last_probe_error = error
@@ -589,56 +572,10 @@ class RolloutController:
         run.health_failures = 0
         await self._probe(run)
         findings = [health_finding(run.health_failures, 1, run.last_probe_error, run.probes)]
-        target = self.control.gateway.routes.table.targets.get((run.row["app"], run.row["env"]))
-        routes = self.control.gateway.routes.table.routes_of(target) if target else []
-        route = next((r for r in routes if not r.wildcard_host), routes[0] if routes else None)
-        host = route.host.lstrip(".") if route is not None else "localhost"
-        prefix = route.path_prefix.rstrip("/") if route is not None else ""
-        results, failed = [], []
-        async with httpx.AsyncClient(base_url=self.control.config.gateway_url(), timeout=10.0) as client:
-            for check in step.get("smoke", []):
-                headers = {**check["headers"], "host": host, OVERRIDE_HEADER.decode(): run.row["version_id"]}
-                try:
-                    resp = await client.request(
-                        check["method"], prefix + check["path"], headers=headers, content=check["body"]
-                    )
-                    body_ok = check["expect_body"] is None or check["expect_body"] in resp.text
-                    ok = resp.status_code == check["expect_status"] and body_ok
-                    got = f"{resp.status_code}"
-                    if not body_ok:
-                        got += f", body lacks {check['expect_body']!r}"
-                except httpx.HTTPError as exc:
-                    ok, got = False, f"error: {exc}"
-                results.append(
-                    {
-                        "method": check["method"],
-                        "path": check["path"],
-                        "expected": check["expect_status"],
-                        "got": got,
-                        "ok": ok,
-                    }
-                )
-                if not ok:
-                    failed.append(f"{check['method']} {check['path']} -> {got}")
-            if step.get("smoke"):
-                verdict: Verdict = "fail" if failed else "pass"
-                findings.append(
-                    Finding(
-                        "smoke", verdict, "; ".join(failed) or f"{len(results)} check(s) passed", {"checks": results}
-                    )
-                )
-            if step.get("webhook"):
-                payload = {"rollout": run.id, "app": run.row["app"], "env": run.row["env"],
-                           "version_id": run.row["version_id"], "stable_id": run.row["stable_id"],
-                           "preview": {"header": OVERRIDE_HEADER.decode(), "value": run.row["version_id"]}}  # fmt: skip
-                try:
-                    resp = await client.post(step["webhook"], json=payload)
-                    ok, got = resp.is_success, f"{resp.status_code}"
-                except httpx.HTTPError as exc:
-                    ok, got = False, f"error: {exc}"
-                evidence = {"url": step["webhook"], "status": got}
-                findings.append(Finding("webhook", "pass" if ok else "fail", f"webhook answered {got}", evidence))
-        return findings
+        table = self.control.gateway.routes.table
+        target = table.targets.get((run.row["app"], run.row["env"]))
+        routes = table.routes_of(target) if target else []
+        return findings + await smoke_and_webhook(self.control.config.gateway_url(), routes, run.row, step)
 
     # -- applying ------------------------------------------------------------------------------------------
     async def _route(self, run: Run, step: dict[str, Any]) -> None:
