@@ -8,8 +8,8 @@ import random
 import pytest
 from pydantic import ValidationError
 
-from edgeplane.config.deploy import DeployConfig, parse_duration
-from edgeplane.delivery.judges import AnalysisSettings, Sample, StageAnalysis, StageLimits, combine, wilson_bounds
+from edgeplane.config.deploy import AnalysisConfig, DeployConfig, parse_duration
+from edgeplane.delivery.judges import Sample, StageAnalysis, StageLimits, combine, wilson_bounds
 from edgeplane.delivery.plans import build_plan
 from edgeplane.delivery.sequential import SequentialTest
 from edgeplane.delivery.telemetry import EnvHistory, burn_finding
@@ -82,7 +82,7 @@ def _feed(analysis: StageAnalysis, rng: random.Random, base_ms: float, canary_ms
 
 
 def test_latency_regression_fails_with_evidence() -> None:
-    analysis = StageAnalysis(AnalysisSettings(), StageLimits(min_requests=50))
+    analysis = StageAnalysis(AnalysisConfig(), StageLimits(min_requests=50))
     _feed(analysis, random.Random(1), 20, 220, 30)
     finding = analysis.latency_comparison(final=False)
     assert finding.verdict == "fail"
@@ -92,14 +92,14 @@ def test_latency_regression_fails_with_evidence() -> None:
 
 def test_a_real_but_tiny_latency_difference_does_not_fail() -> None:
     """On lots of traffic the test sees a 3% slowdown; the practical guard (25 ms and 10%) keeps it a pass."""
-    analysis = StageAnalysis(AnalysisSettings(), StageLimits(min_requests=50))
+    analysis = StageAnalysis(AnalysisConfig(), StageLimits(min_requests=50))
     _feed(analysis, random.Random(2), 100, 103, 400)
     finding = analysis.latency_comparison(final=True)
     assert finding.verdict == "pass", finding
 
 
 def test_thresholds_need_strong_evidence_mid_stage_but_not_at_its_end() -> None:
-    analysis = StageAnalysis(AnalysisSettings(), StageLimits(min_requests=10, max_error_rate=0.05))
+    analysis = StageAnalysis(AnalysisConfig(), StageLimits(min_requests=10, max_error_rate=0.05))
     analysis.add((20, 2, _hist([10] * 20)), None)  # 10% errors on 20 requests: could be bad luck
     assert analysis.thresholds(final=False).verdict == "pass"
     assert analysis.thresholds(final=True).verdict == "fail"
@@ -108,7 +108,7 @@ def test_thresholds_need_strong_evidence_mid_stage_but_not_at_its_end() -> None:
 
 
 def test_too_few_requests_is_inconclusive_and_combine_rules() -> None:
-    analysis = StageAnalysis(AnalysisSettings(), StageLimits(min_requests=100))
+    analysis = StageAnalysis(AnalysisConfig(), StageLimits(min_requests=100))
     analysis.add((5, 0, _hist([10] * 5)), (50, 0, _hist([10] * 50)))
     findings = analysis.findings(final=True)
     assert {f.verdict for f in findings} == {"inconclusive"}
@@ -188,7 +188,7 @@ def test_deploy_config_errors_name_the_problem(table: dict[str, object], words: 
 
 
 def test_a_worse_but_unproven_canary_is_inconclusive_at_the_end_of_a_stage_not_a_pass() -> None:
-    analysis = StageAnalysis(AnalysisSettings(), StageLimits(min_requests=50))
+    analysis = StageAnalysis(AnalysisConfig(), StageLimits(min_requests=50))
     # 4/100 canary errors vs 1/1000 baseline over the stage: p is small but above alpha = 0.001.
     for tick in range(10):
         analysis.add(

@@ -26,7 +26,7 @@ from edgeplane.control.rollout_store import ACTIVE_STATES, RolloutRecords
 from edgeplane.control.schema import now
 from edgeplane.delivery.checks import probe_health, smoke_and_webhook
 from edgeplane.delivery.events import EventBus
-from edgeplane.delivery.judges import AnalysisSettings, Finding, StageAnalysis, StageLimits, combine
+from edgeplane.delivery.judges import Finding, StageAnalysis, StageLimits, combine
 from edgeplane.delivery.plans import build_plan, describe_step
 from edgeplane.delivery.splits import Split
 from edgeplane.delivery.telemetry import EnvHistory, burn_finding, health_finding
@@ -201,19 +201,24 @@ class RolloutController:
             self._launch(run)
         return await self.status(row["id"])
 
+    async def _serving(self, app: str, env: str) -> set[tuple[str, float]]:
+        """(version id, percentage) of every split of the environment's current deployment (empty: none)."""
+        history = await self.control.store.list_deployments(app, env, limit=1)
+        return {(s["version_id"], s["percentage"]) for s in history[0]["splits"]} if history else set()
+
     async def _stable(self, app: str, env: str) -> str:
         """The version serving all of ``env`` now; "" when nothing is deployed yet (the first rollout of an
         environment has no baseline, so it is only gated by approvals and goes straight to 100%)."""
-        history = await self.control.store.list_deployments(app, env, limit=1)
-        if not history:
+        serving = await self._serving(app, env)
+        if not serving:
             return ""
-        splits = [s for s in history[0]["splits"] if s["percentage"] > 0]
+        splits = [vid for vid, pct in serving if pct > 0]
         if len(splits) != 1:
             raise Conflict(
                 f"{app}/{env} is split across versions; finish that first (edgeplane deploy VERSION)",
                 code="split_in_progress",
             )
-        return str(splits[0]["version_id"])
+        return splits[0]
 
     # -- commands ------------------------------------------------------------------------------------------
     def _run(self, rollout_id: str) -> Run:
@@ -321,10 +326,7 @@ class RolloutController:
             stable = await self._stable(row["app"], row["env"])
             if stable == row["version_id"]:
                 raise Conflict("that version already serves the environment", code="already_deployed")
-            state = "running"
-            required = row["approvals_required"] if row["approve_before"] == "start" else 0
-            if required and await self.records.approval_count(rollout_id) < required:
-                state = "awaiting_approval"
+            state = await self._start_state(row)
             values = {"state": state, "step": 0, "step_elapsed": 0.0, "analysis": {}, "verdicts": [],
                       "reason": "", "stable_id": stable, "finished_at": None}  # fmt: skip
             await self.records.update(
@@ -335,11 +337,20 @@ class RolloutController:
             self._launch(run)
         return await self.status(rollout_id)
 
+    async def _start_state(self, row: dict[str, Any]) -> str:
+        """``awaiting_approval`` while approvals due before the start are missing, else ``running``."""
+        required = row["approvals_required"] if row["approve_before"] == "start" else 0
+        if required and await self.records.approval_count(row["id"]) < required:
+            return "awaiting_approval"
+        return "running"
+
     # -- the driver ----------------------------------------------------------------------------------------
     async def _drive(self, run: Run) -> None:
         try:
             version = await self.control.version(run.row["version_id"])
             run.config = AppConfig.model_validate(version["config"]).deploy_for(run.row["env"])
+            longest = max((w[1] for w in run.config.analysis.burn_windows), default=0.0)
+            self.history.keep = max(self.history.keep, longest)
             while run.row["state"] in ACTIVE_STATES and not self._closing:
                 if run.row["state"] != "running":
                     if run.row["state"] == "queued" and self.active_for(run.row["app"], run.row["env"]) is None:
@@ -386,10 +397,7 @@ class RolloutController:
                 async with run.lock:
                     await self._finish(run, "failed", f"cannot start: {exc.message}")
                 return
-            state = "running"
-            if run.row["approvals_required"] and run.row["approve_before"] == "start":
-                have = await self.records.approval_count(run.id)
-                state = "running" if have >= run.row["approvals_required"] else "awaiting_approval"
+            state = await self._start_state(run.row)
             async with run.lock:
                 run.started = time.monotonic()
                 await self._set(run, {"state": state, "stable_id": stable}, "dequeued", f"started ({state})")
@@ -413,9 +421,8 @@ class RolloutController:
             if run.row["state"] != "running" or run.row["step"] != step_index:
                 return
             await self._route(run, step)
-            settings = self._settings(run)
             limits = StageLimits(**step["limits"])
-            run.analysis = StageAnalysis.from_state(settings, limits, run.row["analysis"] or {})
+            run.analysis = StageAnalysis.from_state(run.config.analysis, limits, run.row["analysis"] or {})
             run.last = self._snapshots(run)
         elapsed = float(run.row["step_elapsed"])
         last_tick = last_save = last_probe = time.monotonic()
@@ -449,13 +456,6 @@ class RolloutController:
                     last_save = now
                     run.row["step_elapsed"] = elapsed
                     await self._save(run)
-
-    def _settings(self, run: Run) -> AnalysisSettings:
-        a = run.config.analysis
-        return AnalysisSettings(
-            alpha=a.alpha, min_error_increase=a.min_error_increase, latency_quantile=a.latency_quantile,
-            min_latency_increase_ms=a.min_latency_increase_ms, min_latency_increase_ratio=a.min_latency_increase_ratio,
-        )  # fmt: skip
 
     def _snapshots(self, run: Run) -> dict[str, Snapshot]:
         stats = self.control.gateway.stats
@@ -491,8 +491,6 @@ class RolloutController:
         findings = run.analysis.findings(final)
         findings.append(health_finding(run.health_failures, config.health_failures, run.last_probe_error, run.probes))
         if config.slo_target is not None:
-            keep = max((w[1] for w in config.burn_windows), default=3600.0)
-            self.history.keep = max(self.history.keep, keep)
             findings.append(
                 burn_finding(
                     self.history, run.row["app"], run.row["env"], config.slo_target, config.burn_windows, run.started
@@ -586,9 +584,7 @@ class RolloutController:
             splits = [Split(new, 100.0)]
         else:
             splits = [Split(old, round(100 - weight, 2)), Split(new, weight)]
-        current = await self.control.store.list_deployments(run.row["app"], run.row["env"], limit=1)
-        have = {(s["version_id"], s["percentage"]) for s in current[0]["splits"]} if current else set()
-        if have == {(s.version, s.percentage) for s in splits}:
+        if await self._serving(run.row["app"], run.row["env"]) == {(s.version, s.percentage) for s in splits}:
             return
         if run.row["strategy"] == "rolling":
             await self._replace_processes(run, step)
@@ -652,12 +648,7 @@ class RolloutController:
         actor: str | None = None,
     ) -> None:  # fmt: skip
         details: dict[str, Any] = {"findings": [f.to_dict() for f in findings or []]}
-        current = await self.control.store.list_deployments(run.row["app"], run.row["env"], limit=1)
-        on_stable = (
-            bool(current)
-            and [s["version_id"] for s in current[0]["splits"] if s["percentage"] > 0] == [run.row["stable_id"]]
-            and len(current[0]["splits"]) == 1
-        )
+        on_stable = await self._serving(run.row["app"], run.row["env"]) == {(run.row["stable_id"], 100.0)}
         if rollback and run.row["stable_id"] and not on_stable:
             started = time.perf_counter()
             await self.control.deploy(
@@ -666,17 +657,10 @@ class RolloutController:
                 kind="rollback", rollout=run.id,
             )  # fmt: skip
             details["rollback_ms"] = round((time.perf_counter() - started) * 1000, 1)
-            if run.row["strategy"] == "rolling":  # traffic is back; now give the old version all its workers
-                key = (run.row["app"], run.row["env"], run.row["stable_id"])
-                spec = await self.control._spec(*key)
-                if (old := self.control.runtime.pools.get(key)) is not None:
-                    self.control.spawn(old.scale(spec.pool_size))
+            await self._refill_old_pool(run)  # traffic is back on it; now it gets all its workers
         elif state == "succeeded":
             await self._route(run, {"kind": "promote", "weight": 100})
-            if run.row["strategy"] == "rolling":  # the old version, kept warm for rollback, gets its workers back
-                key = (run.row["app"], run.row["env"], run.row["stable_id"])
-                if (old := self.control.runtime.pools.get(key)) is not None:
-                    self.control.spawn(old.scale((await self.control._spec(*key)).pool_size))
+            await self._refill_old_pool(run)  # kept warm for rollback, at full size
             window = run.config.blue_green.rollback_window if run.row["strategy"] == "blue-green" else 0
             if window and run.row["stable_id"]:
                 self.control.pin_for((run.row["app"], run.row["env"], run.row["stable_id"]), window)
@@ -688,6 +672,14 @@ class RolloutController:
         run.row["finished_at"] = finished.isoformat()
         run.wake.set()
 
+    async def _refill_old_pool(self, run: Run) -> None:
+        """Rolling shrank the old version's pool batch by batch; grow it back (in the background)."""
+        if run.row["strategy"] != "rolling" or not run.row["stable_id"]:
+            return
+        key = (run.row["app"], run.row["env"], run.row["stable_id"])
+        if (old := self.control.runtime.pools.get(key)) is not None:
+            self.control.spawn(old.scale((await self.control._spec(*key)).pool_size))
+
     def _verdicts(self, run: Run) -> list[dict[str, Any]]:
         return [f.to_dict() for f in run.findings]
 
@@ -696,9 +688,8 @@ class RolloutController:
         *, actor: str | None = None,
     ) -> None:  # fmt: skip
         run.row.update(values)
-        stored = {k: v for k, v in values.items()}
         await self.records.update(
-            run.id, stored, (event, run.row["step"], message, details or {}),
+            run.id, values, (event, run.row["step"], message, details or {}),
             (actor, f"rollout.{event}") if actor else None,
         )  # fmt: skip
         self._publish(run, event, message, details)

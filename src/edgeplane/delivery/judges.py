@@ -19,11 +19,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from edgeplane.config.deploy import AnalysisConfig
 from edgeplane.delivery.sequential import SequentialTest
 from edgeplane.gateway.counters import BUCKETS, exceeding, quantile
 
 __all__ = [
-    "AnalysisSettings",
     "Finding",
     "Sample",
     "StageAnalysis",
@@ -35,6 +35,7 @@ __all__ = [
 
 Verdict = Literal["pass", "fail", "inconclusive"]
 Z_999 = 3.0902  # one-sided 99.9%
+MIN_REQUESTS_TO_FAIL = 10  # the comparison judges never fail a version on fewer of its requests
 SUSPICIOUS = 0.01
 """At the end of a stage, a practically relevant regression with p at or below this (evidence short of alpha) is
 inconclusive, not a pass: the stage pauses for a human instead of promoting a version that looks worse."""
@@ -50,18 +51,6 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return {"judge": self.judge, "verdict": self.verdict, "reason": self.reason, "evidence": self.evidence}
-
-
-@dataclass(frozen=True)
-class AnalysisSettings:
-    """``[deploy.analysis]``: how strict the comparison judges are (see config/deploy.py for docs)."""
-
-    alpha: float = 0.001
-    min_error_increase: float = 0.005
-    latency_quantile: float = 0.95
-    min_latency_increase_ms: float = 25.0
-    min_latency_increase_ratio: float = 0.10
-    min_requests_to_fail: int = 10
 
 
 @dataclass(frozen=True)
@@ -136,7 +125,7 @@ def wilson_bounds(successes: int, n: int, z: float = Z_999) -> tuple[float, floa
 class StageAnalysis:
     """One stage's evidence: canary and baseline samples plus the two sequential tests."""
 
-    settings: AnalysisSettings
+    settings: AnalysisConfig
     limits: StageLimits
     canary: Sample = field(default_factory=Sample)
     baseline: Sample = field(default_factory=Sample)
@@ -215,7 +204,7 @@ class StageAnalysis:
             **test.evidence(),
         }
         relevant = rate_c - rate_b >= self.settings.min_error_increase
-        if test.rejected and relevant and c.requests >= self.settings.min_requests_to_fail:
+        if test.rejected and relevant and c.requests >= MIN_REQUESTS_TO_FAIL:
             reason = f"canary errors {rate_c:.2%} vs baseline {rate_b:.2%} (p ≤ {test.p_value:.2g})"
             return Finding("errors", "fail", reason, evidence)
         enough, why = self._enough(final)
@@ -247,7 +236,7 @@ class StageAnalysis:
             evidence["increase_ms"] = round(increase, 2)
             needed = max(self.settings.min_latency_increase_ms, self.settings.min_latency_increase_ratio * qb)
             relevant = increase >= needed
-            if test.rejected and relevant and c.requests >= self.settings.min_requests_to_fail:
+            if test.rejected and relevant and c.requests >= MIN_REQUESTS_TO_FAIL:
                 reason = f"canary {label} {qc:.0f} ms vs baseline {qb:.0f} ms (p ≤ {test.p_value:.2g})"
                 return Finding("latency", "fail", reason, evidence)
         enough, why = self._enough(final)
@@ -269,7 +258,7 @@ class StageAnalysis:
         }  # fmt: skip
 
     @classmethod
-    def from_state(cls, settings: AnalysisSettings, limits: StageLimits, state: dict[str, Any]) -> StageAnalysis:
+    def from_state(cls, settings: AnalysisConfig, limits: StageLimits, state: dict[str, Any]) -> StageAnalysis:
         analysis = cls(settings, limits)
         if state:
             analysis.canary = Sample.from_state(state.get("canary", {}))

@@ -266,15 +266,24 @@ class WorkerPool:
         """Start every process and wait until all are healthy; on failure stop them and raise."""
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         try:
-            for p in self.processes:
-                await p.spawn()
-            await asyncio.gather(*(p.wait_healthy(self.spec.startup_timeout) for p in self.processes))
+            await self._bring_up(self.processes)
         except BaseException:
             await self.stop()
             raise
-        for p in self.processes:
-            p.watcher = asyncio.create_task(p.watch(), name=f"watch-{self.spec.version_id[:8]}-{p.index}")
         self.refresh()
+
+    async def _bring_up(self, processes: list[WorkerProcess]) -> None:
+        """Spawn ``processes``, wait until every one is healthy, then watch them (restart on exit); if any
+        fails, stop them all and raise."""
+        try:
+            for p in processes:
+                await p.spawn()
+            await asyncio.gather(*(p.wait_healthy(self.spec.startup_timeout) for p in processes))
+        except BaseException:
+            await asyncio.gather(*(p.stop() for p in processes), return_exceptions=True)
+            raise
+        for p in processes:
+            p.watcher = asyncio.create_task(p.watch(), name=f"watch-{self.spec.version_id[:8]}-{p.index}")
 
     async def scale(self, size: int, grace: float = 0.0) -> None:
         """Grow to ``size`` processes (returning once the new ones are healthy and in rotation) or shrink to it
@@ -284,15 +293,7 @@ class WorkerPool:
         if size > len(self.processes):
             first = max(p.index for p in self.processes) + 1 if self.processes else 0
             new = [WorkerProcess(self, first + i) for i in range(size - len(self.processes))]
-            try:
-                for p in new:
-                    await p.spawn()
-                await asyncio.gather(*(p.wait_healthy(self.spec.startup_timeout) for p in new))
-            except BaseException:
-                await asyncio.gather(*(p.stop() for p in new), return_exceptions=True)
-                raise
-            for p in new:
-                p.watcher = asyncio.create_task(p.watch(), name=f"watch-{self.spec.version_id[:8]}-{p.index}")
+            await self._bring_up(new)
             self.processes += new
             self.refresh()
         elif size < len(self.processes):
@@ -314,20 +315,14 @@ class WorkerPool:
         self.healthy = []
         for task in list(self._draining):  # processes already leaving: stop them now, with the rest
             task.cancel()
-        await self._stop_processes(list(self._leaving))
-        watchers = [p.watcher for p in self.processes if p.watcher is not None]
-        for watcher in watchers:  # first stop restarts, so no process is spawned behind our back
-            watcher.cancel()
-        await asyncio.gather(*watchers, return_exceptions=True)
-        await asyncio.gather(*(p.stop() for p in self.processes))
-        for p in self.processes:
-            if p.endpoint is not None:
-                p.endpoint.close()
+        await self._stop_processes([*self._leaving, *self.processes])
 
     async def _stop_processes(self, processes: list[WorkerProcess]) -> None:
-        for p in processes:
-            if p.watcher is not None:
-                p.watcher.cancel()
+        """Stop watching first (so nothing is restarted behind our back), then stop the processes."""
+        watchers = [p.watcher for p in processes if p.watcher is not None]
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
         await asyncio.gather(*(p.stop() for p in processes), return_exceptions=True)
         for p in processes:
             if p.endpoint is not None:
