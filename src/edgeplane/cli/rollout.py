@@ -25,6 +25,7 @@ from edgeplane.cli.client import current_client
 from edgeplane.cli.deploy import version_numbers
 from edgeplane.cli.options import app_name, app_option, env_option
 from edgeplane.cli.output import console, emit, short_time
+from edgeplane.config.deploy import format_duration
 
 __all__ = ["COMMANDS", "render_status"]
 
@@ -63,16 +64,7 @@ def _state(state: str) -> Text:
 
 
 def _seconds(value: float | None) -> str:
-    """``1.5s``, ``40s``, ``5m``, ``2m30s``, ``1h``, ``1h05m``."""
-    if value is None:
-        return "-"
-    if value < 60:
-        return f"{value:.1f}s" if value < 10 and value % 1 else f"{value:.0f}s"
-    minutes, seconds = divmod(round(value), 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s" if seconds else f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+    return "-" if value is None else format_duration(value)
 
 
 def _bar(fraction: float, style: str, width: int = BAR_WIDTH) -> Text:

@@ -29,6 +29,7 @@ __all__ = [
     "DeployConfig",
     "RollingConfig",
     "SmokeCheck",
+    "format_duration",
     "parse_duration",
 ]
 
@@ -48,6 +49,17 @@ def parse_duration(value: object) -> float:
     if seconds < 0:
         raise ValueError(f"{value!r}: a duration cannot be negative")
     return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """The inverse of parse_duration, for people: ``1.5s``, ``40s``, ``5m``, ``2m30s``, ``1h``, ``1h05m``."""
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 and seconds % 1 else f"{seconds:.0f}s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from edgeplane.config.deploy import DeployConfig
+from edgeplane.config.deploy import DeployConfig, format_duration
 
 __all__ = ["build_plan", "describe_step"]
 
@@ -72,14 +72,6 @@ def describe_step(step: dict[str, Any]) -> str:
     kind = step["kind"]
     if kind == "traffic":
         extra = " (new version alone)" if not step.get("compare") and step["weight"] == 100 else ""
-        return f"{step['weight']:g}% for {_duration(step['duration'])}{extra}"
+        return f"{step['weight']:g}% for {format_duration(step['duration'])}{extra}"
     labels = {"pause": "manual pause", "approval": "approvals", "checks": "pre-switch checks", "promote": "100%"}
     return labels.get(kind, str(kind))
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g}h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g}m"
-    return f"{seconds:g}s"
