@@ -20,6 +20,7 @@ from edgeplane.config.bindings import (
     check_bindings,
 )
 from edgeplane.config.deploy import DeployConfig
+from edgeplane.config.observe import SLOConfig
 
 __all__ = ["AppConfig", "EnvConfig", "Route", "RuntimeConfig", "parse_route"]
 
@@ -135,6 +136,8 @@ class AppConfig(_Strict):
     analytics_engine_datasets: list[AnalyticsDatasetConfig] = []
     deploy: DeployConfig = DeployConfig()
     """How new versions roll out (``edgeplane deploy --strategy``); see docs/delivery.md."""
+    slos: list[SLOConfig] = []
+    """Service level objectives (``[[slos]]``); see docs/observability.md."""
     env: dict[str, EnvConfig] = {}
     server: dict[str, object] | None = None
     """Platform settings for ``edgeplane serve``/``dev``; validated separately as ServerConfig."""

@@ -10,10 +10,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from edgeplane.config.app import AppConfig
+from edgeplane.config.observe import AlertingConfig
 from edgeplane.config.server import ServerConfig
 from edgeplane.errors import ConfigError
 
-__all__ = ["CONFIG_FILE", "load_app_config", "load_server_config", "parse_app_config"]
+__all__ = ["CONFIG_FILE", "load_alerting_config", "load_app_config", "load_server_config", "parse_app_config"]
 
 CONFIG_FILE = "edgeplane.toml"
 M = TypeVar("M", bound=BaseModel)
@@ -127,5 +128,39 @@ def load_server_config(path: Path | None, **overrides: Any) -> ServerConfig:
         data = dict(_read_toml(file).get("server") or {})
         if "data_dir" in data and not Path(str(data["data_dir"])).is_absolute():
             data["data_dir"] = str(file.parent / str(data["data_dir"]))
+        observe = data.get("observe")
+        if isinstance(observe, dict) and observe.get("alerts_file"):
+            alerts = Path(str(observe["alerts_file"]))
+            if not alerts.is_absolute():
+                data["observe"] = {**observe, "alerts_file": str(file.parent / alerts)}
     data.update({k: v for k, v in overrides.items() if v is not None})
     return _validate(ServerConfig, data, file, prefix="server")
+
+
+def load_alerting_config(path: Path) -> AlertingConfig:
+    """The alerting file (TOML, or YAML for ``.yaml``/``.yml``): receivers, routes, rules, probes. Rule
+    expressions are checked too, so a typo is an error naming the rule's key, not a rule that never fires."""
+    from edgeplane.observe.rules import RuleError, compile_rule
+
+    if not path.exists():
+        raise ConfigError(f"{path}: file not found; check [server.observe] alerts_file", file=str(path))
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}", file=str(path)) from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping (receivers:, routes:, rules:)", file=str(path))
+    else:
+        data = _read_toml(path)
+    config = _validate(AlertingConfig, data, path)
+    for i, rule in enumerate(config.rules):
+        try:
+            compile_rule(rule)
+        except RuleError as exc:
+            key = f"rules[{i}].{exc.key}"
+            raise ConfigError(f"{path}: key '{key}': {exc}", file=str(path), key=key) from None
+    return config

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edgeplane.config.observe import ObserveSettings
+
 __all__ = ["ServerConfig"]
 
 
@@ -46,6 +48,8 @@ class ServerConfig(BaseModel):
     ``{ production = 2 }``. Platform policy, so a version cannot lower it in its own edgeplane.toml."""
     approve_before: Literal["start", "promotion"] = "start"
     """When approvals are collected: before a rollout starts, or before it promotes to 100%."""
+    observe: ObserveSettings = ObserveSettings()
+    """Recording, alert evaluation, logging and tracing; see docs/observability.md."""
     database_url: str | None = None
     """SQLAlchemy async URL of the control-state store; default: SQLite in ``data_dir``."""
 

@@ -28,13 +28,20 @@ from sqlalchemy import (
 
 __all__ = [
     "MIGRATIONS",
+    "alert_groups",
+    "alerts",
     "approvals",
     "audit",
     "deployments",
+    "incident_events",
+    "incidents",
     "metadata",
+    "metric_points",
+    "notifications",
     "rollout_events",
     "rollouts",
     "schema_versions",
+    "silences",
     "tokens",
     "versions",
 ]
@@ -154,6 +161,114 @@ approvals = Table(
 )
 
 
+metric_points = Table(
+    "metric_points",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("series", String(300), nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("c4xx", Integer, nullable=False),
+    Column("latency_sum", Float, nullable=False),
+    Column("hist", JSON, nullable=False),
+    Index("ix_metric_points_at", "at"),
+    Index("ix_metric_points_series_at", "series", "at"),
+)
+"""Recorded request counters: one row per series (``app|env|version_id``, or ``probe|name|colo``) and
+resolution step, holding that step's deltas; ``hist`` is the sparse latency histogram {bucket: count}."""
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("rule", String(200), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("value", Float),
+    Column("error", Text, nullable=False, default=""),
+    Column("active_since", Float),
+    Column("fired_at", Float),
+    Column("resolved_at", Float),
+    Column("acknowledged_at", Float),
+    Column("acknowledged_by", String(200)),
+    Column("updated_at", Float, nullable=False),
+)
+
+alert_groups = Table(
+    "alert_groups",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("labels", JSON, nullable=False),
+    Column("first_at", Float, nullable=False),
+    Column("last_sent_at", Float),
+    Column("sent_fingerprints", JSON, nullable=False),
+    Column("escalated_at", Float),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("receiver", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("subject", Text, nullable=False, default=""),
+    Column("group_key", String(300), nullable=False, default=""),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("sent_at", Float),
+    Column("payload", JSON, nullable=False),
+    Index("ix_notifications_at", "at"),
+)
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("matchers", JSON, nullable=False),
+    Column("comment", Text, nullable=False, default=""),
+    Column("created_by", String(200), nullable=False),
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=False),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("number", Integer, nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("app", String(63), nullable=False, default=""),
+    Column("env", String(63), nullable=False, default=""),
+    Column("source", String(20), nullable=False),
+    Column("group_key", String(300), nullable=False, default=""),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("acknowledged_at", Float),
+    Column("acknowledged_by", String(200)),
+    Column("resolved_at", Float),
+    Column("resolved_by", String(200)),
+    Index("ix_incidents_state", "state"),
+)
+
+incident_events = Table(
+    "incident_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(36), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("details", JSON, nullable=False),
+    Index("ix_incident_events_incident", "incident_id", "id"),
+)
+
+
 def _initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[versions, deployments, tokens, audit])
 
@@ -162,9 +277,15 @@ def _rollouts(conn: Connection) -> None:
     metadata.create_all(conn, tables=[rollouts, rollout_events, approvals])
 
 
+def _observe(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[metric_points, alerts, alert_groups, notifications, silences, incidents,
+                                      incident_events])  # fmt: skip
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "versions, deployments, tokens, audit log", _initial),
     (2, "rollouts, their events and approvals", _rollouts),
+    (3, "metric points, alerts, notifications, silences, incidents", _observe),
 ]
 
 

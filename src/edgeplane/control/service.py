@@ -27,6 +27,7 @@ from edgeplane.delivery.versions import resolve_version
 from edgeplane.errors import BadRequest, Conflict, EdgeplaneError, Forbidden, NotFound
 from edgeplane.gateway.app import Gateway
 from edgeplane.gateway.routing import DeploymentTarget, RouteTable, VersionTarget
+from edgeplane.observe.hub import Observability
 from edgeplane.runtime.bundles import BundleStore
 from edgeplane.runtime.pools import Runtime
 from edgeplane.runtime.supervisor import PoolKey, WorkerSpec
@@ -72,6 +73,7 @@ class ControlPlane:
         self._versions: dict[str, dict[str, Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self.rollouts = RolloutController(self)
+        self.observe = Observability(self)
 
     async def start(self, preset_token: str | None = None) -> str | None:
         """Open the store, create the first admin token if needed, and bring back every current deployment."""
@@ -83,6 +85,7 @@ class ControlPlane:
         self.spawn(self._reconcile(start_previous=True))
         self.spawn(self._heal())
         await self.rollouts.start()
+        await self.observe.start()
         return token
 
     async def _restore(self) -> None:
@@ -162,6 +165,7 @@ class ControlPlane:
 
     async def close(self) -> None:
         await self.rollouts.close()
+        await self.observe.close()
         background = list(self._background)
         for task in background:
             task.cancel()

@@ -50,13 +50,15 @@ def exceeding(hist: Sequence[int], ms: float) -> int:
 class VersionStats:
     """Cumulative counters of one (app, env, version); never reset, so readers take differences."""
 
-    __slots__ = ("classes", "errors", "hist", "requests")
+    __slots__ = ("classes", "errors", "hist", "latency_sum", "requests")
 
     def __init__(self) -> None:
         self.requests = 0
         self.errors = 0
         self.classes = [0] * 6  # index = status // 100 (0 unused: 499 for an aborted request counts as 4xx)
         self.hist = [0] * BUCKETS
+        self.latency_sum = 0.0
+        """Milliseconds, for the Prometheus histogram's ``_sum``."""
 
     def snapshot(self) -> tuple[int, int, list[int]]:
         return self.requests, self.errors, list(self.hist)

@@ -75,6 +75,7 @@ class Observe:
         if status >= 500:
             counters.errors += 1
         counters.hist[bucket_of(latency_ms)] += 1
+        counters.latency_sum += latency_ms
         if not self.stats.observers:
             return
         target = ctx.target
