@@ -26,6 +26,7 @@ from edgeplane.delivery.splits import Split
 from edgeplane.errors import ConfigError, EdgeplaneError
 from edgeplane.gateway.app import Gateway
 from edgeplane.gctune import freeze_startup_heap
+from edgeplane.observe.logs import configure_logging
 from edgeplane.runtime.bundles import pack_directory
 
 __all__ = ["Platform", "bind_socket", "run"]
@@ -146,7 +147,7 @@ def run(
     """Run until SIGINT/SIGTERM; ``on_ready`` is called once the platform serves."""
     import uvloop
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config.observe.logging)
 
     async def main() -> None:
         platform = Platform(config)

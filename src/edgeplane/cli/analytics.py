@@ -1,4 +1,5 @@
-"""``edgeplane analytics query|datasets`` — SQL over Analytics Engine datasets, like Cloudflare's SQL API."""
+"""``edgeplane analytics query|datasets|requests`` — SQL over Analytics Engine datasets, like Cloudflare's SQL
+API, and the gateway's request analytics dashboard."""
 
 from __future__ import annotations
 
@@ -50,6 +51,44 @@ def datasets() -> None:
         console.print("no analytics points yet")
         return
     table("analytics datasets", ["dataset", "points", "first", "last"], rows)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.2f}%"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+@analytics.command("requests")
+@click.option("--app", default=None, help="Only this app (default: every app).")
+@click.option("--env", "-e", default=None, help="Only this environment (default: every environment).")
+@click.option("--since", default="1h", show_default=True, help="How far back: 15m, 1h, 7d…")
+def requests(app: str | None, env: str | None, since: str) -> None:
+    """Request analytics from the gateway: latency, throughput, error and cache hit rates, top countries, colos
+    and routes, and the same per version."""
+    s = current_client().get("/v1/observe/requests", app=app, env=env, since=since)
+    if emit(s):
+        return
+    where = " ".join(f"{k}={v}" for k, v in (("app", app), ("env", env)) if v) or "all apps"
+    lat, classes = s["latency_ms"], s["status_classes"]
+    table(
+        f"requests · {where} · last {since}",
+        ["requests", "req/s", "error rate", "p50", "p95", "p99", "cache hit rate", "2xx/3xx/4xx/5xx"],
+        [[s["requests"], s["throughput_rps"], _pct(s["error_rate"]), _ms(lat["p50"]), _ms(lat["p95"]),
+          _ms(lat["p99"]), _pct(s["cache"]["hit_rate"]), "/".join(str(classes[k]) for k in classes)]],
+    )  # fmt: skip
+    if not s["requests"]:
+        return
+    table("versions", ["app", "env", "version", "requests", "req/s", "error rate", "p50", "p95", "p99"], [
+        [v["app"] or "(no route)", v["env"], f"v{v['number']}" if v.get("number") else v["version_id"][:8],
+         v["requests"], v["throughput_rps"], _pct(v["error_rate"]), *(_ms(v["latency_ms"][q]) for q in lat)]
+        for v in s["versions"]
+    ])  # fmt: skip
+    for key, name in (("top_countries", "country"), ("top_colos", "colo"), ("top_routes", "route")):
+        rows = [(r[name] or "(unknown)", r["requests"], _pct(r["requests"] / s["requests"])) for r in s[key]]
+        table(key.replace("_", " "), [name, "requests", "share"], rows)
 
 
 COMMANDS = [analytics]

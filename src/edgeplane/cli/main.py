@@ -8,7 +8,24 @@ from pathlib import Path
 import click
 
 from edgeplane import __version__
-from edgeplane.cli import analytics, d1, deploy, kv, project, r2, rollout, serve, tokens, versions
+from edgeplane.cli import (
+    alerts,
+    analytics,
+    d1,
+    deploy,
+    health,
+    incidents,
+    kv,
+    observe,
+    project,
+    r2,
+    rollout,
+    serve,
+    slo,
+    tail,
+    tokens,
+    versions,
+)
 from edgeplane.cli.client import ClientOptions
 from edgeplane.errors import EdgeplaneError
 
@@ -33,7 +50,24 @@ def cli(ctx: click.Context, admin_url: str | None, token: str | None, project: P
     ctx.obj = ClientOptions(admin_url=admin_url, token=token, project=project)
 
 
-for module in (project, serve, versions, deploy, rollout, kv, r2, d1, analytics, tokens):
+for module in (
+    project,
+    serve,
+    versions,
+    deploy,
+    rollout,
+    kv,
+    r2,
+    d1,
+    analytics,
+    tokens,
+    incidents,
+    alerts,
+    health,
+    tail,
+    slo,
+    observe,
+):
     for command in module.COMMANDS:
         cli.add_command(command)
 

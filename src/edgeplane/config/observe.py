@@ -89,6 +89,9 @@ class ObserveSettings(_Strict):
     """The alerting file (receivers, routes, rules, probes); relative to the config file's directory."""
     request_analytics: bool = True
     """Write one data point per request to the ``edgeplane_requests`` analytics dataset."""
+    metrics_public: bool = False
+    """Serve the admin API's ``/metrics`` without a token (default: a ``read`` token, sent by Prometheus as
+    ``Authorization: Bearer``). Only for an admin port that untrusted clients cannot reach."""
     logging: LoggingSettings = LoggingSettings()
     tracing: TracingSettings = TracingSettings()
 

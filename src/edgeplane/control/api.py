@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from edgeplane import __version__
-from edgeplane.control.routes import analytics, d1, deployments, kv, r2, rollouts, tokens, versions
+from edgeplane.control.routes import (
+    alerts,
+    analytics,
+    d1,
+    deployments,
+    incidents,
+    kv,
+    metrics,
+    notifications,
+    observe,
+    probes,
+    r2,
+    rollouts,
+    tokens,
+    versions,
+)
 from edgeplane.control.routes.auth import Reader
 from edgeplane.control.service import ControlPlane
 from edgeplane.errors import EdgeplaneError
+from edgeplane.observe.health import http_status, public_view
 
 __all__ = ["create_admin_app"]
 
@@ -50,9 +66,12 @@ def create_admin_app(control: ControlPlane) -> FastAPI:
     _install_error_handlers(api)
 
     @api.get("/health", tags=["health"])
-    async def health() -> dict[str, Any]:
-        """Liveness without details (no token needed); details are under /v1/status."""
-        return {"status": "healthy"}
+    async def health(authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+        """Overall and per-component status with timings, without a token (load balancers); with a ``read``
+        token each component's details too. 200 while the node can serve (healthy, degraded), else 503."""
+        report = await control.observe.health.current()
+        body = report if authorization and await control.auth.check(authorization, "read") else public_view(report)
+        return JSONResponse(body, status_code=http_status(report))
 
     @api.get("/v1/status", tags=["health"])
     async def status(_: Reader) -> dict[str, Any]:
@@ -67,6 +86,12 @@ def create_admin_app(control: ControlPlane) -> FastAPI:
         d1.router,
         analytics.router,
         tokens.router,
+        incidents.router,
+        alerts.router,
+        notifications.router,
+        probes.router,
+        observe.router,
+        metrics.router,
     ):
         api.include_router(router)
     return api

@@ -240,6 +240,8 @@ incidents = Table(
     Column("id", String(36), primary_key=True),
     Column("number", Integer, nullable=False, unique=True),
     Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("details", JSON, nullable=False),
     Column("severity", String(10), nullable=False),
     Column("state", String(20), nullable=False),
     Column("app", String(63), nullable=False, default=""),

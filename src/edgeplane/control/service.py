@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import tomllib
 from collections import Counter
 from pathlib import Path
@@ -271,6 +272,12 @@ class ControlPlane:
         finally:
             self._pinned.subtract(keys)
             self.spawn(self._reconcile())
+        if rollout is None:  # a rollout publishes its own events; plain deploys and rollbacks are told here
+            self.rollouts.bus.publish({
+                "rollout": "", "app": app, "env": env, "kind": "deployed" if kind == "deploy" else "rollback",
+                "step": 0, "state": kind, "message": message or kind, "at": time.time(),
+                "details": {"deployment": record["id"], "splits": stored, "author": actor},
+            })  # fmt: skip
         return record
 
     async def rollback(self, app: str, env: str, ref: str | None, *, message: str, actor: str) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The gateway: the request path, top to bottom, in one place.
 
-    context -> observe -> objects -> limits -> router -> dispatch
+    health -> context -> observe -> objects -> limits -> router -> dispatch
 
 Each stage is a raw ASGI callable built once from config; the hot path does no config parsing. The server
 runs with lifespan and WebSocket support off, so every scope the stages see is ``http``.
@@ -12,6 +12,7 @@ from __future__ import annotations
 from edgeplane.config.server import ServerConfig
 from edgeplane.gateway.stages.context import Context, ContextConfig
 from edgeplane.gateway.stages.dispatch import Dispatch, DispatchConfig
+from edgeplane.gateway.stages.health import HealthEndpoint
 from edgeplane.gateway.stages.limits import Limits, LimitsConfig
 from edgeplane.gateway.stages.objects import PresignedObjects
 from edgeplane.gateway.stages.observe import GatewayStats, Observe
@@ -33,4 +34,5 @@ class Gateway:
         app = self.objects = PresignedObjects(app)
         app = Observe(app, self.stats)
         app = Context(app, ContextConfig(config.colo, config.country_header, config.client_ip_header))
+        app = self.health = HealthEndpoint(app)
         self.app = app

@@ -14,7 +14,7 @@ from typing import Any
 from edgeplane.config.app import Route
 from edgeplane.gateway.counters import VersionStats
 
-__all__ = ["DeploymentTarget", "RouteTable", "VersionTarget", "bucket_of"]
+__all__ = ["FALLBACK_ROUTE", "DeploymentTarget", "Hit", "RouteTable", "VersionTarget", "bucket_of"]
 
 BUCKETS = 10_000  # weights are percentages with two decimals
 
@@ -81,6 +81,13 @@ class DeploymentTarget:
         return versions[-1]
 
 
+FALLBACK_ROUTE = "(fallback)"
+"""The route pattern recorded for requests the fallback deployment answers."""
+
+Hit = tuple[DeploymentTarget, str]
+"""A match: the deployment and the route pattern that chose it (built once per table, not per request)."""
+
+
 class RouteTable:
     """Host/path patterns to deployments; exact hosts by dict lookup, then wildcard hosts, longest first."""
 
@@ -90,13 +97,14 @@ class RouteTable:
         fallback: DeploymentTarget | None = None,
     ) -> None:
         self.fallback = fallback
-        self.exact: dict[str, list[tuple[str, DeploymentTarget]]] = {}
-        self.wildcard: list[tuple[str, str, DeploymentTarget]] = []
+        self._fallback_hit: Hit | None = (fallback, FALLBACK_ROUTE) if fallback is not None else None
+        self.exact: dict[str, list[tuple[str, Hit]]] = {}
+        self.wildcard: list[tuple[str, str, Hit]] = []
         for route, target in entries or []:
             if route.wildcard_host:
-                self.wildcard.append((route.host, route.path_prefix, target))
+                self.wildcard.append((route.host, route.path_prefix, (target, route.pattern)))
             else:
-                self.exact.setdefault(route.host, []).append((route.path_prefix, target))
+                self.exact.setdefault(route.host, []).append((route.path_prefix, (target, route.pattern)))
         for items in self.exact.values():
             items.sort(key=lambda item: -len(item[0]))
         self.wildcard.sort(key=lambda item: (-len(item[0]), -len(item[1])))
@@ -108,11 +116,16 @@ class RouteTable:
     def routes_of(self, target: DeploymentTarget) -> list[Route]:
         return self._routes.get(id(target), [])
 
-    def match(self, host: str, path: str) -> DeploymentTarget | None:
-        for prefix, target in self.exact.get(host, ()):
+    def lookup(self, host: str, path: str) -> Hit | None:
+        """The deployment serving ``host``/``path`` and the route pattern that matched (for analytics)."""
+        for prefix, hit in self.exact.get(host, ()):
             if path.startswith(prefix):
-                return target
-        for suffix, prefix, target in self.wildcard:
+                return hit
+        for suffix, prefix, hit in self.wildcard:
             if host.endswith(suffix) and path.startswith(prefix):
-                return target
-        return self.fallback
+                return hit
+        return self._fallback_hit
+
+    def match(self, host: str, path: str) -> DeploymentTarget | None:
+        hit = self.lookup(host, path)
+        return hit[0] if hit is not None else None

@@ -18,15 +18,22 @@ class RequestContext:
     """What earlier stages learned about a request, for later stages (``scope["edgeplane"]``)."""
 
     __slots__ = (
+        "bytes_in",
         "bytes_out",
+        "cache_status",
         "client_ip",
         "country",
+        "cpu_ms",
         "headers",
         "host",
         "request_id",
+        "route",
+        "security",
         "start",
         "status",
         "target",
+        "trace",
+        "user_id",
         "version",
     )
 
@@ -39,8 +46,33 @@ class RequestContext:
         self.host = ""
         self.target: Any = None
         self.version: Any = None
+        self.trace: Any = None
+        """The request's trace span (observe/tracing.py) when tracing is on and it was sampled, else None."""
         self.status = 0
         self.bytes_out = 0
+        self.bytes_in = 0
+        self.route = ""
+        """The matched route pattern (``api.example.com/v1/*``), ``(fallback)``, or empty when none matched."""
+        # Filled by stages that do not exist yet (cache, WAF/rate limiting, auth: issue 6); empty means "none ran".
+        self.cache_status = ""
+        """``HIT``, ``MISS``, ``EXPIRED``, ``BYPASS``… as the cache stage decides; empty: not cacheable."""
+        self.security = ""
+        """What rate limiting or the WAF decided (``rate_limited``, ``waf_block``, ``waf_log``…); empty: passed."""
+        self.user_id = ""
+        """The authenticated user's id as the auth stage knows it; analytics stores only a keyed hash of it."""
+        self.cpu_ms = 0.0
+        """Worker CPU time in ms when the worker reports it; 0 when unknown."""
+
+    def log_fields(self) -> dict[str, str]:
+        """``extra=`` for a log line about this request (request_id, app, env, version), so JSON logs carry them.
+        Built only when something is logged, never on the hot path."""
+        target, version = self.target, self.version
+        return {
+            "request_id": self.request_id.decode(),
+            "app": target.app if target is not None else "",
+            "env": target.env if target is not None else "",
+            "version": version.version_id if version is not None else "",
+        }
 
     def response_headers(self) -> list[tuple[bytes, bytes]]:
         """The headers the gateway adds to every response it sends."""

@@ -59,7 +59,7 @@ _REQUEST_METRICS = [
     Metric("client_error_rate", "requests", lambda w: _ratio(w.c4xx, w), "share of 4xx responses (0..1)"),
     Metric(
         "latency_avg_ms", "requests", lambda w: w.latency_sum / w.requests if w.requests else None, "mean latency (ms)"
-    ),  # fmt: skip
+    ),
     Metric("latency_p50_ms", "requests", _quantile(0.50), "median latency (ms)"),
     Metric("latency_p90_ms", "requests", _quantile(0.90), "90th percentile latency (ms)"),
     Metric("latency_p95_ms", "requests", _quantile(0.95), "95th percentile latency (ms)"),
@@ -73,7 +73,7 @@ _PROBE_METRICS = [
         "probes",
         lambda w: 1 - w.errors / w.requests if w.requests else None,
         "share of passing synthetic checks (0..1)",
-    ),  # fmt: skip
+    ),
     Metric("probe_latency_p95_ms", "probes", _quantile(0.95), "95th percentile probe latency (ms)"),
 ]
 _SLO_METRICS = [
@@ -82,14 +82,14 @@ _SLO_METRICS = [
         "slo",
         lambda w: None,
         "error-budget burn rate of an SLO over the window (1 = spending exactly the budget)",
-    ),  # fmt: skip
+    ),
     Metric(
         "slo_budget_remaining",
         "slo",
         lambda w: None,
         "share of the SLO's error budget left over its whole window (1 = untouched, below 0 = overspent)",
         needs_window=False,
-    ),  # fmt: skip
+    ),
 ]
 METRICS: dict[str, Metric] = {m.name: m for m in _REQUEST_METRICS + _PROBE_METRICS + _SLO_METRICS}
 LABELS = {"requests": ("app", "env", "version"), "probes": ("probe", "colo"), "slo": ("app", "env", "slo")}
@@ -208,34 +208,44 @@ def compile_rule(config: RuleConfig) -> CompiledRule:
         close = difflib.get_close_matches(name, METRICS, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"known metrics: {', '.join(METRICS)}"
         raise RuleError(f"unknown metric '{name}' at column 1; {hint}")
-    i = 1
+    matchers, i = _matchers(tokens, 1, metric, text)
+    window, i = _window(tokens, i, metric)
+    op, threshold = _comparison(tokens[i:], text, "expr")
+    return CompiledRule(config, metric, tuple(matchers), window, op, threshold)
+
+
+def _matchers(tokens: list[tuple[str, str, int]], i: int, metric: Metric, text: str) -> tuple[list[Matcher], int]:
     matchers: list[Matcher] = []
-    if i < len(tokens) and tokens[i][1] == "{":
-        i += 1
-        while i < len(tokens) and tokens[i][1] != "}":
-            if tokens[i][1] == ",":
-                i += 1
-                continue
-            if i + 2 >= len(tokens) or tokens[i][0] != "name" or tokens[i + 1][1] not in ("=", "!=", "=~", "!~") \
-                    or tokens[i + 2][0] != "string":  # fmt: skip
-                raise RuleError(f'expected label="value" at column {tokens[i][2]} of {text!r}')
-            label = tokens[i][1]
-            if label not in LABELS[metric.source]:
-                raise RuleError(
-                    f"'{name}' has no label '{label}' (column {tokens[i][2]}); its labels: "
-                    f"{', '.join(LABELS[metric.source])}"
-                )  # fmt: skip
-            value = tokens[i + 2][1][1:-1]
-            if tokens[i + 1][1] in ("=~", "!~"):
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    raise RuleError(f"bad regular expression at column {tokens[i + 2][2]}: {exc}") from None
-            matchers.append(Matcher(label, tokens[i + 1][1], value))
-            i += 3
-        if i >= len(tokens):
-            raise RuleError(f"missing '}}' in {text!r}")
-        i += 1
+    if i >= len(tokens) or tokens[i][1] != "{":
+        return matchers, i
+    i += 1
+    while i < len(tokens) and tokens[i][1] != "}":
+        if tokens[i][1] == ",":
+            i += 1
+            continue
+        if i + 2 >= len(tokens) or tokens[i][0] != "name" or tokens[i + 1][1] not in ("=", "!=", "=~", "!~") \
+                or tokens[i + 2][0] != "string":  # fmt: skip
+            raise RuleError(f'expected label="value" at column {tokens[i][2]} of {text!r}')
+        label = tokens[i][1]
+        if label not in LABELS[metric.source]:
+            raise RuleError(
+                f"'{metric.name}' has no label '{label}' (column {tokens[i][2]}); its labels: "
+                f"{', '.join(LABELS[metric.source])}"
+            )  # fmt: skip
+        value = tokens[i + 2][1][1:-1]
+        if tokens[i + 1][1] in ("=~", "!~"):
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise RuleError(f"bad regular expression at column {tokens[i + 2][2]}: {exc}") from None
+        matchers.append(Matcher(label, tokens[i + 1][1], value))
+        i += 3
+    if i >= len(tokens):
+        raise RuleError(f"missing '}}' in {text!r}")
+    return matchers, i + 1
+
+
+def _window(tokens: list[tuple[str, str, int]], i: int, metric: Metric) -> tuple[float, int]:
     window = 0.0
     if i < len(tokens) and tokens[i][0] == "duration":
         raw = tokens[i][1][1:-1]
@@ -247,8 +257,7 @@ def compile_rule(config: RuleConfig) -> CompiledRule:
             raise RuleError(f"the window at column {tokens[i][2]} must be more than 0")
         i += 1
     if metric.needs_window and window == 0:
-        raise RuleError(f"'{name}' needs a window, e.g. {name}[5m]")
+        raise RuleError(f"'{metric.name}' needs a window, e.g. {metric.name}[5m]")
     if not metric.needs_window and window:
-        raise RuleError(f"'{name}' takes no window (it covers the SLO's own window)")
-    op, threshold = _comparison(tokens[i:], text, "expr")
-    return CompiledRule(config, metric, tuple(matchers), window, op, threshold)
+        raise RuleError(f"'{metric.name}' takes no window (it covers the SLO's own window)")
+    return window, i

@@ -120,6 +120,7 @@ class AnalyticsDataset:
         self.max_buffer = max_buffer
         self.clock = clock
         self._buffer: list[bytes] = []
+        self._trusted: list[tuple[int, str, Sequence[str], Sequence[float]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._closing = False
@@ -140,6 +141,21 @@ class AnalyticsDataset:
         if len(self._buffer) >= self.max_buffer and self._wake is not None:
             self._wake.set()
 
+    def write_trusted(self, blobs: Sequence[str], doubles: Sequence[float], index: str, at: float) -> None:
+        """Record a point the platform built itself, for the gateway's one point per request: no validation, and
+        the point is serialized by the background flush instead of here (about 0.2 µs a call instead of 7).
+
+        The caller guarantees what ``write_data_point`` checks: at most 20 ``str`` blobs of at most 16 KiB
+        together, at most 20 finite ``int``/``float`` doubles, an index of at most 96 bytes; ``at`` is the point's
+        time (epoch seconds). The sequences are kept until the flush, so they must not change. Never hand it
+        values a worker supplied."""
+        self._trusted.append((int(at * 1000), index, blobs, doubles))
+        self.written += 1
+        if self._flusher is None:
+            self._start()
+        if len(self._trusted) >= self.max_buffer and self._wake is not None:
+            self._wake.set()
+
     def _start(self) -> None:
         loop = asyncio.events._get_running_loop()  # None outside a loop, without the cost of an exception
         if loop is None:
@@ -155,26 +171,34 @@ class AnalyticsDataset:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval)
             self._wake.clear()
-            if self._buffer:
-                await asyncio.to_thread(self._write, self._take())
+            if self._buffer or self._trusted:
+                await asyncio.to_thread(self._write, *self._take())
 
-    def _take(self) -> list[bytes]:
+    def _take(self) -> tuple[list[bytes], list[tuple[int, str, Sequence[str], Sequence[float]]]]:
         lines, self._buffer = self._buffer, []
-        return lines
+        trusted, self._trusted = self._trusted, []
+        return lines, trusted
 
-    def _write(self, lines: list[bytes]) -> None:
+    def _write(self, lines: list[bytes], trusted: list[tuple[int, str, Sequence[str], Sequence[float]]]) -> None:
         """Write one spool file: under a temporary name, then renamed (the platform never sees half a file)."""
         name = f"{os.getpid()}-{time.time_ns()}-{next(_files)}"
         temporary = self.spool_dir / f".{name}.tmp"
         with open(temporary, "wb") as handle:
-            handle.write(b"\n".join(lines))
-            handle.write(b"\n")
+            if lines:
+                handle.write(b"\n".join(lines))
+                handle.write(b"\n")
+            if trusted:
+                # Decoded to str one by one: thousands of orjson's bytes kept alive at once are slow to allocate.
+                dumps = orjson.dumps
+                text = "\n".join([dumps({"t": t, "i": i, "b": b, "d": d}).decode() for t, i, b, d in trusted])
+                handle.write(text.encode())
+                handle.write(b"\n")
         os.rename(temporary, self.spool_dir / f"{name}.jsonl")
 
     def flush(self) -> None:
         """Write the buffered points now (synchronously)."""
-        if self._buffer:
-            self._write(self._take())
+        if self._buffer or self._trusted:
+            self._write(*self._take())
 
     async def close(self) -> None:
         """Stop the background flusher and write what is left (called on the worker's clean shutdown)."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +30,11 @@ REQUEST_DROP = frozenset(
 RESPONSE_DROP = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"proxy-connection", b"trailer", b"date"}
 )
+TRACED_DROP = REQUEST_DROP | {b"traceparent"}  # a traced request gets the gateway's own (observe/tracing.py)
 NO_BODY_DROP = RESPONSE_DROP | {b"content-length"}  # 204/304 carry no body, whatever their length says
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+log = logging.getLogger("edgeplane.gateway")
 
 
 @dataclass(frozen=True)
@@ -58,8 +63,15 @@ class Dispatch:
                 ctx.status = 499  # the client left before sending its body: never forward a truncated request
                 return
             head, body, streamed = self._request_head(scope, ctx, first)
+            ctx.bytes_in = len(body)
             conn, endpoint = await self._exchange(scope, ctx, head, body, streamed, receive)
+            if ctx.trace is not None:
+                ctx.trace.upstream_headers = time.perf_counter()
         except _Failed as exc:
+            # A client that left is its own business; a worker that failed is ours (request fields via extra=).
+            level = logging.DEBUG if exc.status == 499 else logging.WARNING
+            log.log(level, "%s %s failed: %s (%s)", scope["method"], scope["path"], exc.message, exc.code,
+                    extra=ctx.log_fields())  # fmt: skip
             await send_error(send, exc.status, exc.code, exc.message, ctx)
             return
         except BodyTooLarge as exc:
@@ -81,8 +93,9 @@ class Dispatch:
             b"?" + query if query else b"",
             b" HTTP/1.1\r\n",
         ]
+        drop = REQUEST_DROP if ctx.trace is None else TRACED_DROP
         for name, value in scope["headers"]:
-            if name in REQUEST_DROP or name.startswith(b"edgeplane-"):
+            if name in drop or name.startswith(b"edgeplane-"):
                 continue
             parts += (name, b": ", value, b"\r\n")
         length = ctx.headers.get(b"content-length")
@@ -98,6 +111,8 @@ class Dispatch:
         )  # fmt: skip
         if ctx.country:
             parts += (b"edgeplane-country: ", ctx.country, b"\r\n")
+        if ctx.trace is not None:
+            parts += (b"traceparent: ", ctx.trace.traceparent, b"\r\n")
         parts.append(b"\r\n")
         return b"".join(parts), body, streamed
 
@@ -167,6 +182,7 @@ class Dispatch:
                 conn.close()
                 raise _Failed(499, "client_disconnected", "client went away while sending the body")
             chunk, more = message.get("body", b""), message.get("more_body", False)
+            ctx.bytes_in += len(chunk)
         if chunked:
             await conn.write(b"0\r\n\r\n")
 
@@ -191,8 +207,10 @@ class Dispatch:
                     watcher = asyncio.ensure_future(receive())
                     watcher.add_done_callback(lambda fut: None if fut.cancelled() else conn.close())
             ok = True
-        except UpstreamError:
-            return  # the worker or the client went away mid-response; the status is already recorded
+        except UpstreamError as exc:
+            # The worker or the client went away mid-response; the status is already recorded.
+            log.info("response to %s cut short: %s", ctx.request_id.decode(), exc, extra=ctx.log_fields())
+            return
         finally:
             if watcher is not None:
                 watcher.cancel()

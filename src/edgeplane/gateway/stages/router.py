@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from edgeplane.gateway.responses import send_error
 from edgeplane.gateway.routing import RouteTable
 from edgeplane.gateway.types import ASGIApp, Receive, RequestContext, Scope, Send
@@ -26,10 +28,13 @@ class Router:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["edgeplane"]
-        target = self.routes.table.match(ctx.host, scope["path"])
-        if target is None:
+        hit = self.routes.table.lookup(ctx.host, scope["path"])
+        if hit is None:
             await send_error(send, 404, "no_route", f"no deployment serves {ctx.host}{scope['path']}", ctx)
             return
+        target, ctx.route = hit
         ctx.target = target
         ctx.version = target.choose(ctx.headers.get(OVERRIDE_HEADER), ctx.headers.get(VERSION_KEY_HEADER))
+        if ctx.trace is not None:
+            ctx.trace.routed = time.perf_counter()
         await self.app(scope, receive, send)
