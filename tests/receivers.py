@@ -128,7 +128,7 @@ class Mail:
     def body(self) -> str:
         part = self.message.get_body(("plain",))
         assert part is not None
-        return str(part.get_content())  # type: ignore[attr-defined]
+        return str(part.get_content())
 
 
 def make_certificates(directory: Path) -> tuple[Path, Path, Path]:

@@ -96,7 +96,13 @@ class RunningPlatform:
         if project is not None:
             cmd += ["--dir", str(project)]
         return subprocess.run(
-            [*cmd, *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False
+            [*cmd, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+            check=False,
+            env={**os.environ, "COLUMNS": "200"},  # tables as wide as a terminal, not rich's 80 for pipes
         )
 
     def cli_json(self, *args: str, project: Path | None = None) -> Any:

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,11 +25,13 @@ class Hook:
 
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
+        self.paths: list[str] = []
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
+                hook.paths.append(self.path)
                 hook.bodies.append(json.loads(self.rfile.read(length)))
                 self.send_response(200)
                 self.end_headers()
@@ -61,9 +64,27 @@ match = {{ alertname = "SLOBurnRate" }}
 pagers = ["hook"]
 receivers = ["hook"]
 
+[[receivers]]
+name = "lead"
+kind = "webhook"
+url = "{hook}/lead"
+
+[[routes]]
+match = {{ team = "perf" }}
+receivers = ["hook"]
+repeat_interval = "3s"
+escalate_after = "3s"
+escalate_to = ["lead"]
+
 [[routes]]
 receivers = ["hook"]
 group_by = ["alertname", "app", "env"]
+
+[[rules]]
+name = "SlowResponses"
+expr = 'latency_p95_ms{{app="flaky"}}[2s] > 200'
+labels = {{ team = "perf" }}
+severity = "high"
 
 [[rules]]
 name = "HighErrorRate"
@@ -78,6 +99,9 @@ name = "BrokenQuery"
 query = "SELECT count(*) FROM no_such_dataset"
 condition = "> 0"
 """
+
+
+SLO = '\n[[slos]]\nname = "availability"\nkind = "availability"\ntarget = 99\nwindow = "1h"\n'
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +154,8 @@ def test_error_alert_opens_an_incident_rolls_back_and_resolves(platform: Running
         deployed = time.monotonic()
         firing = wait_for(
             "the alert fires", lambda: alerts(platform),
-            lambda rows: any(a["rule"] == "HighErrorRate" and any("rolled back" in n for n in a["notes"]) for a in rows),
+            lambda rows: any(a["rule"] == "HighErrorRate" and any("rolled back" in n for n in a["notes"])
+                             for a in rows),
         )  # fmt: skip
         fired = next(a for a in firing if a["rule"] == "HighErrorRate")
         assert fired["labels"] == {"alertname": "HighErrorRate", "app": "flaky", "env": "production",
@@ -187,17 +212,16 @@ def test_reload_refuses_a_bad_file_and_keeps_the_running_rules(platform: Running
         assert r.status_code == 400, r.text
         error = r.json()["error"]
         assert error["code"] == "config_invalid"
-        assert "alerts.toml" in error["message"] and "rules[0].expr" in error["message"] and "[2x]" in error["message"]
+        assert "alerts.toml" in error["message"] and "rules[1].expr" in error["message"] and "[2x]" in error["message"]
         assert "HighErrorRate" in {r["name"] for r in platform.admin.get("/v1/alerts/rules").json()["rules"]}
     finally:
         path.write_text(good)
-    assert platform.admin.post("/v1/alerts/reload").json()["rules"] == 2
+    assert platform.admin.post("/v1/alerts/reload").json()["rules"] == 3
 
 
 def test_slo_burn_alert_pages_and_silences_hold_notifications(platform: RunningPlatform, hook: Hook) -> None:
-    slo = '\n[[slos]]\nname = "availability"\nkind = "availability"\ntarget = 99\nwindow = "1h"\n'
     good = flaky(platform.root, "slo-good", "three", deploy=None)
-    (good / "edgeplane.toml").write_text((good / "edgeplane.toml").read_text() + slo)
+    (good / "edgeplane.toml").write_text((good / "edgeplane.toml").read_text() + SLO)
     app_name = "flaky"
     v3 = platform.cli_json("versions", "upload", project=good)
     assert platform.cli("deploy", v3["id"], "--app", app_name).returncode == 0
@@ -207,13 +231,18 @@ def test_slo_burn_alert_pages_and_silences_hold_notifications(platform: RunningP
     silence = r.json()
     before = len(hook.bodies)
     bad = flaky(platform.root, "slo-bad", "four", ERROR_RATE=0.6)
-    (bad / "edgeplane.toml").write_text((bad / "edgeplane.toml").read_text() + slo)
+    (bad / "edgeplane.toml").write_text((bad / "edgeplane.toml").read_text() + SLO)
     v4 = platform.cli_json("versions", "upload", project=bad)
     with Load(platform.url, rate=60):
+        deployed_at = time.time()
         assert platform.cli("deploy", v4["id"], "--app", app_name).returncode == 0
         status = wait_for(
             "the SLO page alert fires", lambda: platform.admin.get("/v1/slo").json()["slos"],
             lambda rows: any(s["alerts"].get("page") == "firing" for s in rows),
+        )  # fmt: skip
+        wait_for(
+            "the silenced alert fires anyway (and acts)", lambda: alerts(platform),
+            lambda rows: any(a["rule"] == "HighErrorRate" and (a["fired_at"] or 0) > deployed_at for a in rows),
         )  # fmt: skip
     row = next(s for s in status if s["slo"] == "availability")
     assert row["budget_remaining"] < 1 and row["window"] == "1h"
@@ -224,7 +253,71 @@ def test_slo_burn_alert_pages_and_silences_hold_notifications(platform: RunningP
     assert page["alerts"][0]["labels"]["severity"] == "critical", "the page leads a group it shares with a ticket"
     silenced = [b for b in hook.bodies[before:] if b["commonLabels"].get("alertname") == "HighErrorRate"]
     assert silenced == [], "the silence holds HighErrorRate's notifications"
-    assert any(a["rule"] == "HighErrorRate" and a["state"] in ("firing", "resolved") for a in alerts(platform)), \
-        "a silenced alert still fires (and still acts)"  # fmt: skip
     assert platform.admin.delete(f"/v1/silences/{silence['id'][:8]}").status_code == 200
     assert platform.admin.get("/v1/silences").json()["silences"] == []
+
+
+def test_unacknowledged_alerts_escalate_and_repeat_and_an_ack_stops_escalation(
+    platform: RunningPlatform, hook: Hook
+) -> None:
+    def slow_to_lead() -> list[dict[str, Any]]:
+        return [b for p, b in zip(hook.paths, hook.bodies, strict=True)
+                if p.endswith("/lead") and b["commonLabels"].get("alertname") == "SlowResponses"]  # fmt: skip
+
+    def slow_firing() -> list[dict[str, Any]]:
+        return [b for p, b in zip(hook.paths, hook.bodies, strict=True) if not p.endswith("/lead")
+                and b["commonLabels"].get("alertname") == "SlowResponses" and b["status"] == "firing"]  # fmt: skip
+
+    fast = platform.cli_json("versions", "upload", project=flaky(platform.root, "fast", "five"))
+    slow = platform.cli_json("versions", "upload", project=flaky(platform.root, "slow", "six", DELAY_MS=300))
+    with Load(platform.url, rate=40):
+        assert platform.cli("deploy", slow["id"], "--app", "flaky").returncode == 0
+        wait_for("escalation to the lead", slow_to_lead, lambda got: len(got) == 1, timeout=30)
+        wait_for("the repeat after 3 s", slow_firing, lambda got: len(got) >= 2, timeout=15)
+        assert len(slow_to_lead()) == 1, "escalation happens once per group"
+        # the problem goes away, then comes back: a new group; acknowledged in time, it does not escalate
+        assert platform.cli("deploy", fast["id"], "--app", "flaky").returncode == 0
+        wait_for("resolved", lambda: alerts(platform),
+                 lambda rows: all(a["state"] != "firing" for a in rows if a["rule"] == "SlowResponses"))  # fmt: skip
+        assert platform.cli("deploy", slow["id"], "--app", "flaky").returncode == 0
+        wait_for("firing again", lambda: alerts(platform),
+                 lambda rows: any(a["rule"] == "SlowResponses" and a["state"] == "firing" for a in rows))  # fmt: skip
+        r = platform.admin.post("/v1/alerts/SlowResponses/ack")
+        assert r.status_code == 200 and r.json()["alerts"][0]["acknowledged_by"], r.text
+        time.sleep(5)
+    assert len(slow_to_lead()) == 1, "an acknowledged alert is not escalated"
+    assert platform.admin.post("/v1/alerts/NoSuchAlert/ack").json()["error"]["code"] == "alert_not_found"
+
+
+def test_cli_shows_alerts_rules_slos_and_manages_silences(platform: RunningPlatform, tmp_path: Path) -> None:
+    listed = platform.cli("alerts", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "HighErrorRate" in listed.stdout and "BrokenQuery" in listed.stdout
+    rules = platform.cli("alerts", "rules")
+    assert rules.returncode == 0 and "SlowResponses" in rules.stdout and "SLOBurnRate" not in rules.stderr
+    project = flaky(platform.root, "slo-cli", "seven")
+    (project / "edgeplane.toml").write_text((project / "edgeplane.toml").read_text() + SLO)
+    version = platform.cli_json("versions", "upload", project=project)
+    assert platform.cli("deploy", version["id"], "--app", "flaky").returncode == 0
+    slos = platform.cli("slo", "status")
+    assert slos.returncode == 0, slos.stderr
+    assert "availability" in slos.stdout and "budget left" in slos.stdout
+    as_json = platform.cli_json("slo", "status")
+    assert as_json["slos"][0]["slo"] == "availability"
+
+    bad = tmp_path / "alerts.yaml"
+    bad.write_text("rules:\n  - name: x\n    expr: 'latency_p95_ms[5m] > 100'\n    severity: fatal\n")
+    checked = platform.cli("alerts", "check", str(bad))
+    assert checked.returncode == 1
+    assert "alerts.yaml" in checked.stderr and "rules[0].severity" in checked.stderr
+    good = tmp_path / "ok.yaml"
+    good.write_text("rules:\n  - name: x\n    expr: 'latency_p95_ms[5m] > 100'\n    for: 1m\n")
+    assert platform.cli("alerts", "check", str(good)).returncode == 0
+
+    added = platform.cli("alerts", "silence", "add", "alertname=SlowResponses", "--for", "1h", "-m", "deploy window")
+    assert added.returncode == 0, added.stderr
+    silence_id = added.stdout.split()[1]
+    assert silence_id in platform.cli("alerts", "silence", "list").stdout
+    assert platform.cli("alerts", "silence", "expire", silence_id).returncode == 0
+    assert silence_id not in platform.cli("alerts", "silence", "list").stdout
+    assert platform.cli("alerts", "silence", "add", "nonsense", "--for", "1h").returncode != 0

@@ -191,6 +191,29 @@ def test_cli_prints_a_table_of_components(platform: RunningPlatform) -> None:
     assert as_json["status"] == "healthy" and "details" in as_json["components"]["workers"]
 
 
+def test_hanging_redis_is_reported_after_the_timeout(platform: RunningPlatform, private_redis: PrivateRedis) -> None:
+    assert private_redis.proc is not None
+    os.kill(private_redis.proc.pid, signal.SIGSTOP)  # accepts connections, answers nothing
+    try:
+        time.sleep(1.1)  # past the cached report
+        started = time.monotonic()
+        response = public_health(platform)
+        elapsed = time.monotonic() - started
+        body = response.json()
+        assert response.status_code == 200 and body["status"] == "degraded", body
+        redis_kv = body["components"]["kv:redis:cache"]
+        assert redis_kv == {
+            "status": "unhealthy",
+            "error": "no answer within 2 s",
+            "response_ms": redis_kv["response_ms"],
+        }
+        assert 2000 <= redis_kv["response_ms"] < 3000
+        assert elapsed < 4  # the other checks ran meanwhile, not after
+    finally:
+        os.kill(private_redis.proc.pid, signal.SIGCONT)
+    wait_for(platform, "healthy")
+
+
 def test_redis_down_degrades_and_names_the_component(platform: RunningPlatform, private_redis: PrivateRedis) -> None:
     private_redis.kill()
     try:

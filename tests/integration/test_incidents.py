@@ -86,7 +86,8 @@ def test_incident_lifecycle_through_the_api(platform: RunningPlatform) -> None:
                        ("oncall-bob", "incident.resolve")}  # fmt: skip
 
 
-def test_incident_lifecycle_through_the_cli(platform: RunningPlatform) -> None:
+def test_incident_lifecycle_through_the_cli(platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the assertions are about content; no table cell wraps
     opened = platform.cli_json("incidents", "open", "search is down", "--severity", "sev1", "--app", "probe",
                                "--env", "staging", "--summary", "every query times out")  # fmt: skip
     ref = str(opened["number"])

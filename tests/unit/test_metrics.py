@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from edgeplane.config.observe import ObserveSettings
+from edgeplane.config.server import ServerConfig
+from edgeplane.control.api import create_admin_app
+from edgeplane.control.service import ControlPlane
+from edgeplane.gateway.app import Gateway
 from edgeplane.gateway.counters import VersionStats, bucket_of, upper_edge
 from edgeplane.observe.metrics import LE_BOUNDS, METRIC_NAMES, MetricsState, render
 
@@ -44,14 +51,20 @@ def small_state() -> MetricsState:
     return MetricsState(
         versions=versions,
         unrouted=unrouted,
-        weights=[("shop", "production", "v-aaa", 80.0), ("shop", "production", "v-ccc", 20.0),
-                 ("shop", "staging", "v-bbb", 100.0)],  # fmt: skip
-        pools=[("shop", "production", "v-aaa", {"size": 2, "healthy": 1,
-                                                "processes": [{"restarts": 3}, {"restarts": 1}]})],  # fmt: skip
+        weights=[
+            ("shop", "production", "v-aaa", 80.0),
+            ("shop", "production", "v-ccc", 20.0),
+            ("shop", "staging", "v-bbb", 100.0),
+        ],
+        pools=[
+            ("shop", "production", "v-aaa", {"size": 2, "healthy": 1, "processes": [{"restarts": 3}, {"restarts": 1}]})
+        ],
         rollouts=[{"app": "shop", "env": "production", "state": "running", "version_id": "v-ccc"}],
-        alerts=[{"rule": "HighErrors", "labels": {"app": "shop"}, "state": "firing", "severity": "critical"},
-                {"rule": "HighErrors", "labels": {"app": "blog"}, "state": "firing", "severity": "critical"},
-                {"rule": 'Odd "name"\\', "labels": {}, "state": "pending", "severity": "info"}],  # fmt: skip
+        alerts=[
+            {"rule": "HighErrors", "labels": {"app": "shop"}, "state": "firing", "severity": "critical"},
+            {"rule": "HighErrors", "labels": {"app": "blog"}, "state": "firing", "severity": "critical"},
+            {"rule": 'Odd "name"\\', "labels": {}, "state": "pending", "severity": "info"},
+        ],
         notifications={("ops", "sent"): 4, ("ops", "failed"): 2},
         spans={"exported": 10, "dropped": 1, "failed": 0},
         analytics_points=123,
@@ -137,3 +150,19 @@ def test_state_without_optional_parts_renders() -> None:
     found = samples(render(MetricsState(**state)))
     assert "edgeplane_trace_spans_total" not in found
     assert value(found, "edgeplane_unrouted_requests_total", code_class="2xx") == 0
+
+
+async def test_metrics_public_serves_without_a_token(tmp_path: Path) -> None:
+    config = ServerConfig(data_dir=tmp_path / "data", observe=ObserveSettings(metrics_public=True))
+    control = ControlPlane(config, Gateway(config))
+    await control.start()
+    try:
+        control.gateway.stats.of("shop", "production", "v1").classes[2] += 1
+        transport = httpx.ASGITransport(app=create_admin_app(control))
+        async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+            response = await client.get("/metrics")
+        assert response.status_code == 200
+        found = samples(response.text)
+        assert value(found, "edgeplane_requests_total", app="shop", version="v1", code_class="2xx") == 1
+    finally:
+        await control.close()

@@ -16,7 +16,7 @@ from edgeplane.cli.output import console, emit, table
 
 __all__ = ["COMMANDS", "alerts", "epoch_time"]
 
-NOTIFICATION_STYLES = {"sent": "green", "failed": "red", "pending": "yellow", "skipped": "dim"}
+STATUS_STYLES = {"sent": "green", "failed": "red", "pending": "yellow", "skipped": "dim"}
 POLL_EVERY = 0.2
 
 
@@ -41,12 +41,11 @@ def notifications(status: str | None, receiver: str | None, limit: int) -> None:
     if emit(rows):
         return
     t = [
-        (n["id"], epoch_time(n["at"]), n["receiver"], n["kind"],
-         Text(n["status"], style=NOTIFICATION_STYLES.get(n["status"], "")), n["attempts"], n["subject"],
-         Text(n["last_error"], style="red" if n["status"] == "failed" else "dim"))
+        (epoch_time(n["at"]), n["receiver"], n["kind"], Text(n["status"], style=STATUS_STYLES.get(n["status"], "")),
+         n["attempts"], Text(n["last_error"], style="red" if n["status"] == "failed" else "dim"))
         for n in rows
     ]  # fmt: skip
-    table("notifications", ["id", "time", "receiver", "kind", "status", "attempts", "subject", "last error"], t)
+    table("notifications", ["time", "receiver", "kind", "status", "attempts", "last error"], t)
 
 
 @alerts.command("receivers")

@@ -25,6 +25,7 @@ SEVERITY_STYLES = {"SEV1": "bold white on red", "SEV2": "bold red", "SEV3": "yel
 STATE_STYLES = {"triggered": "bold red", "acknowledged": "yellow", "resolved": "green"}
 EVENT_STYLES = {"opened": "bold red", "acknowledged": "yellow", "resolved": "green", "note": "bold",
                 "rollback": "magenta", "deploy": "blue"}  # fmt: skip
+RESTORE_FROM = {"deployments": "failed changes", "incidents": "resolved incidents"}
 BAND_STYLES = {"elite": "bold green", "high": "green", "medium": "yellow", "low": "red"}
 
 Incident = dict[str, Any]
@@ -35,8 +36,9 @@ def _path(ref: str, action: str = "") -> str:
 
 
 # -- rendering ---------------------------------------------------------------------------------------------------
-def when(epoch: float | None) -> str:
-    return "" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+def when(epoch: float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """UTC, like every other time the CLI shows."""
+    return "" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime(fmt)
 
 
 def span(seconds: float | None) -> str:
@@ -115,8 +117,8 @@ def render(incident: Incident) -> None:
     for column in ("at", "event", "actor", "message"):
         timeline.add_column(column, no_wrap=column != "message")
     for e in incident.get("timeline", []):
-        timeline.add_row(when(e["at"]), Text(e["kind"], style=EVENT_STYLES.get(e["kind"], "")), e["actor"],
-                         Text(e["message"]))  # fmt: skip
+        kind = Text(e["kind"], style=EVENT_STYLES.get(e["kind"], ""))
+        timeline.add_row(when(e["at"], "%m-%d %H:%M:%S"), kind, e["actor"], Text(e["message"]))
     console.print(timeline)
 
 
@@ -256,7 +258,7 @@ def dora(app: str | None, env: str, all_envs: bool, since: str) -> None:
               f"median of {lead['samples']}")  # fmt: skip
     t.add_row("change failure rate", rate, _band(cfr["band"]), f"{cfr['failures']} of {cfr['changes']} changes")
     t.add_row("time to restore", span(ttr["median_s"]), _band(ttr["band"]),
-              f"median of {ttr['samples']} {ttr['source'] or 'failures'}")  # fmt: skip
+              f"median of {ttr['samples']} {RESTORE_FROM.get(ttr['source'], 'failed changes')}")  # fmt: skip
     console.print(t)
 
 

@@ -9,6 +9,7 @@ import click
 
 from edgeplane import __version__
 from edgeplane.cli import (
+    alerting,
     alerts,
     analytics,
     d1,
@@ -63,6 +64,7 @@ for module in (
     tokens,
     incidents,
     alerts,
+    alerting,
     health,
     tail,
     slo,

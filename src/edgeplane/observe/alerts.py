@@ -301,16 +301,10 @@ class Alerts:
     async def _on_fire(self, inst: Instance) -> None:
         log.warning("alert firing: %s %s value=%s", inst.rule, inst.labels, inst.value)
         actions = self._actions(inst)
-        incident = None
         if "create_incident" in actions:
-            incident = await self._incident_for(inst)
-        if "auto_rollback" in actions:
-            note = await self._rollback(inst)
-            inst.notes.append(note)
-            if incident is not None:
-                await self.hub.incidents.add_event(
-                    incident["id"], "rollback", "alerts", note, {"alert": inst.fingerprint}
-                )
+            await self._incident_for(inst)
+        if "auto_rollback" in actions:  # the rollback itself reaches the incident's timeline as a delivery event
+            inst.notes.append(await self._rollback(inst))
 
     async def _incident_for(self, inst: Instance) -> dict[str, Any] | None:
         from edgeplane.observe.incidents import ALERT_SEVERITY

@@ -316,15 +316,14 @@ async def _in_use(control: ControlPlane, deployments: list[dict[str, Any]]) -> t
         app, env = d["app"], d["env"]
         versions = [await control.version(s["version_id"]) for s in d["splits"]]
         config = AppConfig.model_validate(max(versions, key=lambda v: v["number"])["config"])
-        for item in config.kv_for(env):
-            found.setdefault(("kv", item.backend, item.id, item.url), _Binding("kv", item, app, env))
-            found[("kv", item.backend, item.id, item.url)].users.append(f"{app}/{env} {item.binding}")
-        for db in config.d1_for(env):
-            found.setdefault(("d1", db.backend, db.database_id, db.url), _Binding("d1", db, app, env))
-            found[("d1", db.backend, db.database_id, db.url)].users.append(f"{app}/{env} {db.binding}")
-        for r2 in config.r2_for(env):
-            found.setdefault(("r2", r2.backend, r2.bucket_name, r2.url), _Binding("r2", r2, app, env))
-            found[("r2", r2.backend, r2.bucket_name, r2.url)].users.append(f"{app}/{env} {r2.binding}")
+        items: list[tuple[str, tuple[Any, ...], KVNamespaceConfig | D1DatabaseConfig | R2BucketConfig]] = [
+            *(("kv", (i.backend, i.id, i.url), i) for i in config.kv_for(env)),
+            *(("d1", (i.backend, i.database_id, i.url), i) for i in config.d1_for(env)),
+            *(("r2", (i.backend, i.bucket_name, i.url), i) for i in config.r2_for(env)),
+        ]
+        for kind, identity, item in items:
+            entry = found.setdefault((kind, *identity), _Binding(kind, item, app, env))
+            entry.users.append(f"{app}/{env} {item.binding}")
         datasets += [a.dataset for a in config.analytics_for(env)]
     return list(found.values()), datasets
 
@@ -414,8 +413,10 @@ async def check(
         "analytics_ingest": lambda: _analytics_ingest(control),
         **_optional_checks(control, started, {} if memory is None else memory),
     }
-    simple = asyncio.gather(*(_run(n, c, timeout) for n, c in checks.items()))
-    results = [*await simple, *await _deployment_checks(control, timeout)]
+    simple, deployed = await asyncio.gather(
+        asyncio.gather(*(_run(n, c, timeout) for n, c in checks.items())), _deployment_checks(control, timeout)
+    )
+    results = [*simple, *deployed]
     components = dict(sorted(results))
     return {
         "status": overall(components),

@@ -14,10 +14,10 @@ from edgeplane.config.observe import AlertingConfig, ReceiverConfig, WebhookActi
 from edgeplane.observe.alerts import Alerts
 from edgeplane.observe.health import Health
 from edgeplane.observe.incidents import Incidents
+from edgeplane.observe.metrics import Metrics
 from edgeplane.observe.notify import Notifier
 from edgeplane.observe.probes import Probes
 from edgeplane.observe.requests import RequestAnalytics
-from edgeplane.observe.metrics import Metrics
 from edgeplane.observe.series import Recorder
 from edgeplane.observe.tail import TailHub
 from edgeplane.observe.tracing import Tracing

@@ -46,6 +46,7 @@ STATES = ("triggered", "acknowledged", "resolved")
 DELIVERY_KINDS = {
     "created": "deploy", "dequeued": "deploy", "retried": "deploy", "advanced": "deploy", "paused": "deploy",
     "resumed": "deploy", "succeeded": "deploy", "failed": "deploy", "rolled_back": "rollback", "aborted": "rollback",
+    "deployed": "deploy", "rollback": "rollback",  # plain deploys and rollbacks (ControlPlane.deploy)
 }  # fmt: skip
 """Rollout events copied to open incidents of the same app/env, and the timeline kind each becomes (verdicts and
 approvals stay in the rollout's own history)."""

@@ -184,7 +184,8 @@ def _pools(w: _Writer, pools: Sequence[tuple[str, str, str, Mapping[str, Any]]])
 def _rollouts(w: _Writer, state: MetricsState) -> None:
     counts: dict[tuple[str, str], dict[str, int]] = {(a, e): {} for a, e, _, _ in state.weights}
     weight = {(a, e, v): p for a, e, v, p in state.weights}
-    for row in state.rollouts:
+    active = [row for row in state.rollouts if row["state"] in ROLLOUT_STATES]  # not one just finishing
+    for row in active:
         states = counts.setdefault((row["app"], row["env"]), {})
         states[row["state"]] = states.get(row["state"], 0) + 1
     w.family("edgeplane_rollout_state", "gauge", "Rollouts of an environment by state (idle: none active).")
@@ -193,7 +194,7 @@ def _rollouts(w: _Writer, state: MetricsState) -> None:
             n = states.get(name, 0) if name != "idle" else int(not states)
             w.sample("edgeplane_rollout_state", _labels(app=app, env=env, state=name), n)
     w.family("edgeplane_rollout_weight_percent", "gauge", "Current traffic share of the version being rolled out.")
-    for row in state.rollouts:
+    for row in active:
         if row["state"] != "queued":
             app, env, version = row["app"], row["env"], row["version_id"]
             w.sample("edgeplane_rollout_weight_percent", _labels(app=app, env=env, version=version),
@@ -208,7 +209,7 @@ def _alerts(w: _Writer, state: MetricsState) -> None:
     w.family("edgeplane_alerts", "gauge", "Alert instances by rule, severity and state.")
     for (rule, severity, alert_state), n in sorted(counts.items()):
         w.sample("edgeplane_alerts", _labels(alertname=rule, severity=severity, state=alert_state), n)
-    w.family("edgeplane_notifications_total", "counter", "Notifications by receiver and result (sent, failed).")
+    w.family("edgeplane_notifications_total", "counter", "Notification attempts by receiver and result.")
     for (receiver, result), n in sorted(state.notifications.items()):
         w.sample("edgeplane_notifications_total", _labels(receiver=receiver, result=result), n)
 

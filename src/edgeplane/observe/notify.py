@@ -34,13 +34,12 @@ from edgeplane.control.schema import notifications
 from edgeplane.control.store import Store
 from edgeplane.observe.receivers import DeliveryError, deliver
 
-__all__ = ["NOT_ENDED", "STATUSES", "Message", "Notifier", "iso_time"]
+__all__ = ["NOT_ENDED", "Message", "Notifier", "iso_time"]
 
 log = logging.getLogger("edgeplane.notify")
 
 NOT_ENDED = "0001-01-01T00:00:00Z"
 """``endsAt`` of an alert that is still firing (Alertmanager's zero time)."""
-STATUSES = ("pending", "sent", "failed", "skipped")
 
 MessageKind = Literal["firing", "resolved", "escalation", "event", "test"]
 
@@ -235,8 +234,6 @@ class Notifier:
         try:
             while not await self._attempt(delivery):
                 pass
-        except asyncio.CancelledError:
-            raise
         except Exception:  # the store went away, or a bug: log it; the row stays pending for the next start
             log.exception("notification %d to %s: delivery stopped", delivery.id, delivery.receiver)
 
@@ -305,10 +302,14 @@ class Notifier:
             row = (await conn.execute(select(notifications).where(notifications.c.id == notification_id))).first()
         return None if row is None else dict(row._mapping)
 
-    async def list(self, limit: int = 100, status: str | None = None) -> builtins.list[dict[str, Any]]:
-        """The newest notifications first (optionally only those with ``status``)."""
+    async def list(
+        self, limit: int = 100, status: str | None = None, receiver: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """The newest notifications first (optionally only those with ``status``, or to ``receiver``)."""
         query = select(notifications).order_by(notifications.c.id.desc()).limit(limit)
         if status is not None:
             query = query.where(notifications.c.status == status)
+        if receiver is not None:
+            query = query.where(notifications.c.receiver == receiver)
         async with self.store.engine.connect() as conn:
             return [dict(row._mapping) for row in await conn.execute(query)]

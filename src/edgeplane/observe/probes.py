@@ -23,6 +23,7 @@ import logging
 import math
 import re
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ import httpx
 
 from edgeplane.bindings.analytics import AnalyticsDataset, spool_dir
 from edgeplane.config.observe import ProbeConfig
+from edgeplane.observe.health import safe_reason
 
 if TYPE_CHECKING:
     from edgeplane.control.service import ControlPlane
@@ -61,6 +63,7 @@ KEEP_MAX = 10_000
 BODY_LIMIT = 1 << 20
 """Bytes of a response body read (and searched for ``expect_body``)."""
 STALL_SLACK = 5.0
+FIRST_CHECK_AFTER = 1.0
 _CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@")
 
 
@@ -93,18 +96,25 @@ class _Runner:
     started_at: float
     task: asyncio.Task[None] | None = None
     last_run_at: float = 0.0
-    runs: int = 0
 
 
 def _keep(interval: float) -> int:
     return max(KEEP_MIN, min(KEEP_MAX, math.ceil(HOUR / interval) + 1))
 
 
+def _offset(name: str, interval: float) -> float:
+    """Delay before a probe's first check: at least FIRST_CHECK_AFTER (the node starts listening right after
+    the control plane starts, and a probe of its own gateway must not fail for that), spread over the interval
+    by the probe's name so many probes do not fire together."""
+    spread = zlib.crc32(name.encode()) / 2**32 * interval
+    return min(interval, FIRST_CHECK_AFTER + spread)
+
+
 def _error_of(exc: Exception, probe: ProbeConfig) -> str:
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return f"timed out after {probe.timeout:g} s"
-    text = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+    text = safe_reason(exc, 300)
+    return f"{type(exc).__name__}: {text}"[:300] if text != type(exc).__name__ else text
 
 
 def _p95(latencies: list[float]) -> float | None:
@@ -169,6 +179,7 @@ class Probes:
     async def _loop(self, runner: _Runner) -> None:
         loop = asyncio.get_running_loop()
         interval = runner.config.interval
+        await asyncio.sleep(_offset(runner.config.name, interval))
         while True:
             began = loop.time()
             try:
@@ -215,7 +226,6 @@ class Probes:
         probe = runner.config
         runner.results.append(result)
         runner.last_run_at = self.clock()
-        runner.runs += 1
         self.control.observe.recorder.add_probe(probe.name, self.colo, result.ok, result.latency_ms)
         if self._dataset is not None:
             self._dataset.write_data_point(

@@ -13,8 +13,8 @@ Each sampled request becomes:
   ``traceparent`` the gateway sends to the worker, so the app's own spans join the trace.
 
 A sampled incoming ``traceparent`` is continued (always traced); otherwise ``sample`` decides whether a new trace
-starts. Spans are batched (512, or every second) and POSTed with retries; the queue is bounded, and spans that do
-not fit or whose batch failed every attempt are dropped and counted (``edgeplane_trace_spans_total``).
+starts. Spans are batched (up to 512 spans, or every second) and POSTed with retries; the queue is bounded, and
+spans that do not fit or whose batch failed every attempt are dropped and counted (``edgeplane_trace_spans_total``).
 """
 
 from __future__ import annotations
@@ -36,12 +36,13 @@ from edgeplane.gateway.types import RequestContext, Scope
 if TYPE_CHECKING:
     from edgeplane.control.service import ControlPlane
 
-__all__ = ["OTLPExporter", "Span", "Tracer", "Tracing", "parse_traceparent", "spans_json"]
+__all__ = ["OTLPExporter", "Span", "SpanEncoder", "Tracer", "Tracing", "parse_traceparent", "spans_json"]
 
 log = logging.getLogger("edgeplane.observe.tracing")
 
 TRACEPARENT = b"traceparent"
-BATCH_SIZE = 512
+BATCH_SIZE = 256
+"""Requests per POST: each is one or two spans, so a batch holds at most 512 spans."""
 EXPORT_INTERVAL = 1.0
 MAX_QUEUE = 8 * BATCH_SIZE
 ATTEMPTS = 3
@@ -51,6 +52,7 @@ CLOSE_WAIT = 5.0
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 SERVER, CLIENT = 2, 3  # OTLP SpanKind
 STATUS_ERROR = 2
+SHARED_MAX = 4096
 
 _TRACEPARENT = re.compile(rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
 
@@ -95,6 +97,10 @@ class Span:
         self.request_id = b""
         self.status = 0
         self.duration = 0.0
+
+    def count(self) -> int:
+        """How many OTLP spans this request becomes (the proxy span only when it was routed)."""
+        return 2 if self.routed else 1
 
     def finish(self, scope: Scope, ctx: RequestContext, status: int, latency_ms: float) -> None:
         """Called by the observe stage once the response is sent; hands the span to the exporter."""
@@ -149,45 +155,77 @@ def _route_path(pattern: str) -> str:
     return "/" + pattern.split("://", 1)[-1].partition("/")[2]
 
 
+class SpanEncoder:
+    """Turns finished requests into OTLP JSON spans. Attributes that repeat from request to request (method,
+    status, host, route, version) are built once and shared, which halves the encoding cost."""
+
+    def __init__(self, colo: str) -> None:
+        self.colo = _str("edgeplane.colo", colo)
+        self._shared: dict[tuple[Any, ...], Any] = {}
+
+    def _once(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        hit = self._shared.get(key)
+        if hit is None:
+            if len(self._shared) >= SHARED_MAX:  # methods and hosts come from clients: keep it bounded
+                self._shared.clear()
+            hit = self._shared[key] = build()
+        return hit
+
+    def encode(self, s: Span) -> list[dict[str, Any]]:
+        """The server span, and the proxy span if the request was routed."""
+
+        def ns(t: float) -> str:
+            return str(s.wall0 + int((t - s.start) * 1e9))
+
+        end = ns(s.start + s.duration)
+        once = self._once
+        status, code = once(("status", s.status), lambda: (
+            {"code": STATUS_ERROR, "message": f"HTTP {s.status}"} if s.status >= 500 else {},
+            _int("http.response.status_code", s.status)))  # fmt: skip
+        name, route = once(("route", s.method, s.route), lambda: _route_attributes(s.method, s.route))
+        where = once(("version", s.app, s.env, s.version), lambda: _where(s.app, s.env, s.version))
+        attributes = [
+            once(("method", s.method), lambda: _str("http.request.method", s.method)), _str("url.path", s.path), code,
+            once(("host", s.host), lambda: _str("server.address", s.host)), self.colo,
+            _str("edgeplane.request_id", s.request_id.decode()), *route, *(where if s.app else ()),
+        ]  # fmt: skip
+        events = [{"timeUnixNano": ns(s.routed), "name": "routed"}] if s.routed else []
+        headers = [{"timeUnixNano": ns(s.upstream_headers), "name": "upstream.response_headers"}]
+        if s.upstream_headers:
+            events += headers
+        server: dict[str, Any] = {
+            "traceId": s.trace_id, "spanId": s.span_id, "name": name, "kind": SERVER,
+            "startTimeUnixNano": ns(s.start), "endTimeUnixNano": end, "attributes": attributes, "events": events,
+            "status": status,
+        }  # fmt: skip
+        if s.parent_id:
+            server["parentSpanId"] = s.parent_id
+        if not s.routed:
+            return [server]
+        proxy = {
+            "traceId": s.trace_id, "spanId": s.client_id, "parentSpanId": s.span_id,
+            "name": once(("proxy", s.app, s.env), lambda: f"proxy {s.app}/{s.env}"), "kind": CLIENT,
+            "startTimeUnixNano": ns(s.routed), "endTimeUnixNano": end, "attributes": [*where, code],
+            "events": headers if s.upstream_headers else [], "status": status,
+        }  # fmt: skip
+        return [server, proxy]
+
+
+def _where(app: str, env: str, version: str) -> list[dict[str, Any]]:
+    return [_str("edgeplane.app", app), _str("edgeplane.env", env), _str("edgeplane.version", version)]
+
+
+def _route_attributes(method: str, pattern: str) -> tuple[str, list[dict[str, Any]]]:
+    """The server span's name and route attributes for a gateway route pattern."""
+    route = _route_path(pattern)
+    if not route:
+        return method, []
+    return f"{method} {route}", [_str("http.route", route), _str("edgeplane.route", pattern)]
+
+
 def spans_json(s: Span, colo: str) -> list[dict[str, Any]]:
-    """The OTLP JSON spans of one finished request: the server span, and the proxy span if it was routed."""
-
-    def ns(t: float) -> str:
-        return str(s.wall0 + int((t - s.start) * 1e9))
-
-    end = ns(s.start + s.duration)
-    status = {"code": STATUS_ERROR, "message": f"HTTP {s.status}"} if s.status >= 500 else {}
-    route = _route_path(s.route)
-    attributes = [
-        _str("http.request.method", s.method), _str("url.path", s.path), _int("http.response.status_code", s.status),
-        _str("server.address", s.host), _str("edgeplane.colo", colo),
-        _str("edgeplane.request_id", s.request_id.decode()),
-    ]  # fmt: skip
-    if route:
-        attributes += (_str("http.route", route), _str("edgeplane.route", s.route))
-    where = [_str("edgeplane.app", s.app), _str("edgeplane.env", s.env), _str("edgeplane.version", s.version)]
-    if s.app:
-        attributes += where
-    events = [{"timeUnixNano": ns(s.routed), "name": "routed"}] if s.routed else []
-    headers = [{"timeUnixNano": ns(s.upstream_headers), "name": "upstream.response_headers"}]
-    if s.upstream_headers:
-        events += headers
-    server: dict[str, Any] = {
-        "traceId": s.trace_id, "spanId": s.span_id, "name": f"{s.method} {route}" if route else s.method,
-        "kind": SERVER, "startTimeUnixNano": ns(s.start), "endTimeUnixNano": end, "attributes": attributes,
-        "events": events, "status": status,
-    }  # fmt: skip
-    if s.parent_id:
-        server["parentSpanId"] = s.parent_id
-    if not s.routed:
-        return [server]
-    proxy = {
-        "traceId": s.trace_id, "spanId": s.client_id, "parentSpanId": s.span_id, "name": f"proxy {s.app}/{s.env}",
-        "kind": CLIENT, "startTimeUnixNano": ns(s.routed), "endTimeUnixNano": end,
-        "attributes": [*where, _int("http.response.status_code", s.status)],
-        "events": headers if s.upstream_headers else [], "status": status,
-    }  # fmt: skip
-    return [server, proxy]
+    """The OTLP JSON spans of one finished request (see :class:`SpanEncoder`)."""
+    return SpanEncoder(colo).encode(s)
 
 
 # -- export -------------------------------------------------------------------------------------------------
@@ -214,6 +252,7 @@ class OTLPExporter:
         self.headers = {"content-type": "application/json", **(headers or {})}
         self.max_queue, self.batch_size, self.interval = max_queue, batch_size, interval
         self.attempts, self.backoff, self.timeout = attempts, backoff, timeout
+        self.encoder = SpanEncoder(colo)
         self.resource = {"attributes": [_str("service.name", service_name), _str("service.version", __version__),
                                         _str("edgeplane.colo", colo)]}  # fmt: skip
         self.exported = self.dropped = self.failed = 0
@@ -226,7 +265,7 @@ class OTLPExporter:
 
     def add(self, span: Span) -> None:
         if self._closed or len(self._queue) >= self.max_queue:
-            self.dropped += 1
+            self.dropped += span.count()
             return
         self._queue.append(span)
         if len(self._queue) >= self.batch_size:
@@ -248,7 +287,7 @@ class OTLPExporter:
             if not done:
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
-        self.dropped += len(self._queue)
+        self.dropped += sum(s.count() for s in self._queue)
         self._queue.clear()
         if self._client is not None:
             await self._client.aclose()
@@ -267,17 +306,18 @@ class OTLPExporter:
             try:
                 await self._send(batch, attempts)
             except Exception:  # a bug in building the payload must not stop the exporter
-                log.exception("could not export %d spans", len(batch))
-                self.failed += len(batch)
+                log.exception("could not export %d requests' spans", len(batch))
+                self.failed += sum(s.count() for s in batch)
 
-    def payload(self, batch: list[Span]) -> dict[str, Any]:
-        spans = [item for s in batch for item in spans_json(s, self.colo)]
+    def payload(self, spans: list[dict[str, Any]]) -> dict[str, Any]:
         scope = {"scope": {"name": "edgeplane.gateway", "version": __version__}, "spans": spans}
         return {"resourceSpans": [{"resource": self.resource, "scopeSpans": [scope]}]}
 
     async def _send(self, batch: list[Span], attempts: int) -> None:
         assert self._client is not None
-        body = orjson.dumps(self.payload(batch))
+        encode = self.encoder.encode
+        spans = [item for s in batch for item in encode(s)]
+        body = orjson.dumps(self.payload(spans))
         problem = ""
         for attempt in range(attempts):
             if attempt:
@@ -288,7 +328,7 @@ class OTLPExporter:
                 problem = f"{type(exc).__name__}: {exc}"
                 continue
             if response.status_code < 300:
-                self.exported += len(batch)
+                self.exported += len(spans)
                 if self._failing:
                     log.info("trace export to %s works again", self.endpoint)
                 self._failing = False
@@ -296,7 +336,7 @@ class OTLPExporter:
             problem = f"HTTP {response.status_code}: {response.text[:200]}"
             if response.status_code not in RETRYABLE:
                 break
-        self.failed += len(batch)
+        self.failed += len(spans)
         if not self._failing:  # once per outage, not once per batch
             log.warning("trace export to %s failed (%s); dropping spans until it works", self.endpoint, problem)
         self._failing = True

@@ -7,6 +7,7 @@ backend check per second however often this is called), without details.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from edgeplane.gateway.types import ASGIApp, Receive, Scope, Send
 __all__ = ["PATH", "HealthEndpoint"]
 
 PATH = "/_edgeplane/health"
+log = logging.getLogger("edgeplane.gateway")
 
 Report = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
 
@@ -38,7 +40,11 @@ class HealthEndpoint:
         elif self.report is None:
             status, body = 503, {"status": "unhealthy", "error": "starting"}
         else:
-            status, body = await self.report()
+            try:
+                status, body = await self.report()
+            except Exception:  # checks report their own failures: this is a bug; answer, never a bare 500
+                log.exception("health report failed")
+                status, body = 503, {"status": "unhealthy", "error": "the health check itself failed; see the log"}
         data = orjson.dumps(body)
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
                    (b"cache-control", b"no-store")]  # fmt: skip
