@@ -81,7 +81,7 @@ class Platform:
             await self.deploy_directory(deploy, env)
         if self.stopping:
             return token
-        common: dict[str, Any] = {"lifespan": "off", "log_level": "warning", "access_log": False}
+        common: dict[str, Any] = {"lifespan": "off", "log_level": "warning", "access_log": False, "log_config": None}
         gw = uvicorn.Config(
             self.gateway.app, http="httptools", ws="none", loop="none", timeout_keep_alive=75, server_header=False,
             proxy_headers=False,  # the client ip comes only from the socket or the configured trusted header
@@ -128,6 +128,7 @@ class Platform:
 
     def request_stop(self) -> None:
         self.stopping = True
+        self.control.observe.tail.close()  # uvicorn waits for open responses; tail streams never end by themselves
         for server in self.servers:
             server.should_exit = True
 

@@ -46,7 +46,7 @@ class RunningPlatform:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"platform exited ({self.proc.returncode}):\n{self.log()}")
             try:
-                if httpx.get(f"{self.admin_url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.admin_url}/health", timeout=1).status_code in (200, 503):  # 503: up, unhealthy
                     break
             except httpx.HTTPError:
                 pass

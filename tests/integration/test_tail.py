@@ -145,6 +145,7 @@ def test_bad_filters_are_refused_before_streaming(platform: RunningPlatform) -> 
         ({"sample": "0"}, 422, "invalid_request"),
         ({"sample": "1.5"}, 422, "invalid_request"),
         ({"app": "flaky", "version": "v99"}, 404, "version_not_found"),
+        ({"version": "v1"}, 400, "invalid_request"),  # a number means nothing without the app
     ):
         r = platform.admin.get("/v1/tail", params=params)
         assert r.status_code == status, r.text

@@ -119,6 +119,9 @@ class AnalyticsDatasetConfig(BaseModel):
     def _dataset(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", value):
             raise ValueError("must be letters, digits and '_' (a SQL table name), starting with a letter")
+        if value.lower().startswith("edgeplane_"):
+            raise ValueError("dataset names starting with 'edgeplane_' are the platform's own (edgeplane_requests, "
+                             "edgeplane_probes); pick another name")  # fmt: skip
         return value
 
 

@@ -39,6 +39,10 @@ from edgeplane.errors import EdgeplaneError
 
 if TYPE_CHECKING:
     from edgeplane.control.service import ControlPlane
+    from edgeplane.observe.alerts import Alerts
+    from edgeplane.observe.notify import Notifier
+    from edgeplane.observe.probes import Probes
+    from edgeplane.observe.requests import RequestAnalytics
 
 __all__ = ["CACHE_FOR", "CHECK_TIMEOUT", "Health", "Status", "check", "http_status", "overall", "public_view",
            "safe_reason"]  # fmt: skip
@@ -252,18 +256,14 @@ async def _recorder(control: ControlPlane, since: float) -> dict[str, Any] | Non
     return {**details, "points_written": recorder.points_written}
 
 
-def _count(value: Any) -> int:
-    if isinstance(value, int | float):
-        return int(value)
-    return len(value) if hasattr(value, "__len__") else 0
-
-
-async def _alerts(control: ControlPlane, evaluator: Any, since: float, memory: dict[str, Any]) -> dict[str, Any] | None:
+async def _alerts(
+    control: ControlPlane, evaluator: Alerts, since: float, memory: dict[str, Any]
+) -> dict[str, Any] | None:
     """Degraded while evaluation is stuck, or for ERRORS_RECENT seconds after its error count last grew (the
     count is cumulative: one failure long ago must not keep the node degraded)."""
     step = control.config.observe.evaluation_interval
-    details = _staleness(getattr(evaluator, "last_cycle_at", None), since, step, "alert evaluation")
-    errors = _count(getattr(evaluator, "errors", 0))
+    details = _staleness(evaluator.last_cycle_at or None, since, step, "alert evaluation")
+    errors = evaluator.errors
     details["errors"] = errors
     if _grew_recently(memory, "alert_errors", errors):
         raise Failed(f"alert rule evaluation errors in the last {ERRORS_RECENT / 60:g} min", "degraded", details)
@@ -280,25 +280,23 @@ def _grew_recently(memory: dict[str, Any], key: str, count: int) -> bool:
     return count > 0 and now - grew_at < ERRORS_RECENT
 
 
-async def _request_analytics(writer: Any, memory: dict[str, Any]) -> dict[str, Any] | None:
-    dropped = _count(getattr(writer, "failures", 0))
-    dataset = getattr(writer, "dataset", None)
-    details = {"enabled": bool(getattr(writer, "enabled", True)), "points_written": getattr(dataset, "written", None),
-               "points_dropped": dropped}  # fmt: skip
+async def _request_analytics(writer: RequestAnalytics, memory: dict[str, Any]) -> dict[str, Any] | None:
+    dropped = writer.failures
+    details = {"enabled": writer.enabled, "points_written": writer.dataset.written, "points_dropped": dropped}
     if _grew_recently(memory, "request_points_dropped", dropped):
         raise Failed(f"request analytics points dropped in the last {ERRORS_RECENT / 60:g} min", "degraded", details)
     return details
 
 
-async def _notifier(notifier: Any) -> dict[str, Any] | None:
-    failing: dict[str, Any] = dict(getattr(notifier, "failing", None) or {})
+async def _notifier(notifier: Notifier) -> dict[str, Any] | None:
+    failing = dict(notifier.failing)
     if failing:
         reasons = {name: _CREDENTIALS.sub(r"\1***@", str(error))[:200] for name, error in failing.items()}
         raise Failed(f"failing receivers: {', '.join(sorted(failing))}", "degraded", {"failing": reasons})
     return None
 
 
-async def _probes(probes: Any) -> dict[str, Any] | None:
+async def _probes(probes: Probes) -> dict[str, Any] | None:
     stalled: list[str] = probes.stalled()
     details = {"probes": probes.count(), "failing": probes.failing(), "stalled": stalled}
     if stalled:
@@ -379,21 +377,16 @@ async def _deployment_checks(control: ControlPlane, timeout: float) -> list[tupl
     return results
 
 
-def _optional_checks(control: ControlPlane, since: float, memory: dict[str, Any]) -> dict[str, Check]:
-    """The parts that exist on ``control.observe`` (each is optional so health works while they are built)."""
-    observe: Any = control.observe
-    checks: dict[str, Check] = {}
-    if getattr(observe, "recorder", None) is not None:
-        checks["metrics_recorder"] = lambda: _recorder(control, since)
-    if (evaluator := getattr(observe, "alerts", None)) is not None:
-        checks["alerts"] = lambda: _alerts(control, evaluator, since, memory)
-    if (writer := getattr(observe, "requests", None)) is not None:
-        checks["request_analytics"] = lambda: _request_analytics(writer, memory)
-    if (notifier := getattr(observe, "notifier", None)) is not None:
-        checks["notifier"] = lambda: _notifier(notifier)
-    if (probes := getattr(observe, "probes", None)) is not None and hasattr(probes, "stalled"):
-        checks["probes"] = lambda: _probes(probes)
-    return checks
+def _part_checks(control: ControlPlane, since: float, memory: dict[str, Any]) -> dict[str, Check]:
+    """The observability parts of ``control.observe``."""
+    observe = control.observe
+    return {
+        "metrics_recorder": lambda: _recorder(control, since),
+        "alerts": lambda: _alerts(control, observe.alerts, since, memory),
+        "request_analytics": lambda: _request_analytics(observe.requests, memory),
+        "notifier": lambda: _notifier(observe.notifier),
+        "probes": lambda: _probes(observe.probes),
+    }
 
 
 async def check(
@@ -411,7 +404,7 @@ async def check(
     checks: dict[str, Check] = {
         "state_store": lambda: _state_store(control),
         "analytics_ingest": lambda: _analytics_ingest(control),
-        **_optional_checks(control, started, {} if memory is None else memory),
+        **_part_checks(control, started, {} if memory is None else memory),
     }
     simple, deployed = await asyncio.gather(
         asyncio.gather(*(_run(n, c, timeout) for n, c in checks.items())), _deployment_checks(control, timeout)

@@ -62,9 +62,7 @@ class Observability:
     async def reload(self) -> AlertingConfig:
         """``edgeplane alerts reload``: re-read the alerting file and restart what depends on it."""
         config = self.load_alerting()
-        probes = getattr(self, "probes", None)
-        if probes is not None:
-            await probes.reload()
+        await self.probes.reload()
         return config
 
     async def start(self) -> None:

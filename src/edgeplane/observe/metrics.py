@@ -265,30 +265,20 @@ def _process_start() -> float:
         return time.time()
 
 
-def _alert_instances(alerts: Any) -> list[Mapping[str, Any]]:
-    """The alert part's instances as dicts (rule, labels, state, severity)."""
-    read = getattr(alerts, "instances_for_metrics", None) or alerts.instances
-    return list(read())
-
-
 def state_of(control: ControlPlane, started_at: float = 0.0) -> MetricsState:
-    """Gather one scrape's state from a running control plane (parts another module may not provide yet are
-    looked up by name: ``observe.alerts``, ``observe.notifier``, ``observe.tracing``)."""
+    """Gather one scrape's state from a running control plane (a part that fails loses only its own metrics)."""
     stats = control.gateway.stats
     table = control.gateway.routes.table
     observe = control.observe
-    alerts = getattr(observe, "alerts", None)
-    notifier = getattr(observe, "notifier", None)
-    tracing = getattr(observe, "tracing", None)
     return MetricsState(
         versions=stats.versions,
         unrouted=stats.unrouted,
         weights=[(t.app, t.env, v.version_id, v.percentage) for t in table.targets.values() for v in t.versions],
         pools=[(a, e, v, p.status()) for (a, e, v), p in list(control.runtime.pools.items())],
         rollouts=[run.row for run in list(control.rollouts.runs.values())],
-        alerts=_optional(lambda: _alert_instances(alerts), [], "alerts") if alerts is not None else [],
-        notifications=_optional(lambda: dict(notifier.counts), {}, "notifications") if notifier is not None else {},
-        spans=_optional(tracing.counts, None, "tracing") if tracing is not None else None,
+        alerts=_optional(observe.alerts.instances, [], "alerts"),
+        notifications=_optional(lambda: dict(observe.notifier.counts), {}, "notifications"),
+        spans=_optional(observe.tracing.counts, None, "tracing"),
         analytics_points=control.analytics.points_ingested,
         metric_points=observe.recorder.points_written,
         started_at=started_at,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any
@@ -73,6 +74,9 @@ async def tail(
     control = control_of(request)
     if version and app:
         version = (await control.resolve(app, version))["id"]
+    elif version and re.fullmatch(r"v\d+", version):
+        raise BadRequest(f"version {version}: give the app too (--app) to name a version by number",
+                         code="invalid_request")  # fmt: skip
     wanted = TailFilter.parse(app=app, env=env, version=version, status=status, search=search, method=method,
                               sample=sample)  # fmt: skip
     hub, colo = control.observe.tail, control.config.colo
