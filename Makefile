@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test soak test-deps lint format bench bench-bindings bench-delivery bench-deps install clean
+.PHONY: up test soak test-deps lint format bench bench-bindings bench-delivery bench-observe bench-deps install clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 install: $(STAMP)
@@ -59,6 +59,10 @@ bench-bindings: install test-deps
 ## Progressive delivery: canary detection and rollback time under 200 req/s, false rollbacks (~15 min).
 bench-delivery: install
 	$(BIN)/python bench/delivery.py
+
+## Observability: gateway throughput with it on vs off, alert rule evaluation, /metrics scrape (~3 min).
+bench-observe: install bench-deps
+	$(BIN)/python bench/observe.py
 
 clean:
 	rm -rf $(VENV) .edgeplane build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,17 @@ from edgeplane.config.deploy import (
     RollingConfig,
     SmokeCheck,
 )
+from edgeplane.config.observe import (
+    AlertingConfig,
+    LoggingSettings,
+    ObserveSettings,
+    ProbeConfig,
+    ReceiverConfig,
+    RouteConfig,
+    RuleConfig,
+    SLOConfig,
+    TracingSettings,
+)
 
 DOCS = Path(__file__).parents[2] / "docs"
 
@@ -57,6 +68,20 @@ def test_every_deploy_key_is_in_the_delivery_reference(model: type, prefix: str)
     """Each key of the [deploy] tables has a row in docs/delivery.md, named by its dotted path from the top."""
     text = (DOCS / "delivery.md").read_text()
     assert [name for name in model.model_fields if f"| `{prefix}{name}` |" not in text] == []
+
+
+@pytest.mark.parametrize(
+    ("model", "prefix"),
+    [(AlertingConfig, ""), (ReceiverConfig, "receivers."), (RouteConfig, "routes."), (RuleConfig, "rules."),
+     (ProbeConfig, "probes."), (SLOConfig, "slos."), (ObserveSettings, "server.observe."),
+     (LoggingSettings, "server.observe.logging."), (TracingSettings, "server.observe.tracing.")],
+)  # fmt: skip
+def test_every_observe_key_is_in_a_reference_table(model: type, prefix: str) -> None:
+    """Each key of the alerting file, [[slos]] and [server.observe] has a row in docs/alerting.md or
+    docs/observability.md, named by its dotted path (as written in the file: ``for``, not ``for_``)."""
+    text = (DOCS / "alerting.md").read_text() + (DOCS / "observability.md").read_text()
+    keys = [field.alias or name for name, field in model.model_fields.items()]
+    assert [key for key in keys if f"| `{prefix}{key}` |" not in text] == []
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[str]:

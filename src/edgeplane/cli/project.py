@@ -54,8 +54,11 @@ async def _watch(platform: Platform, root: Path, env: str, deployed_hash: str) -
     app = load_app_config(root).name
     last, checked = deployed_hash, False
     ignore = DefaultFilter(ignore_dirs=(".edgeplane", "__pycache__", ".git"))
-    async for changes in awatch(root, watch_filter=ignore, yield_on_timeout=True, rust_timeout=500):
-        if not changes and checked:
+    # Filtered here, not by awatch: the platform keeps writing under .edgeplane (analytics spool, state), and
+    # awatch only yields on a timeout when nothing at all changed, so with its filter a change made before the
+    # watcher started would wait for a quiet moment that never comes.
+    async for changes in awatch(root, watch_filter=None, yield_on_timeout=True, rust_timeout=500):
+        if checked and not any(ignore(change, path) for change, path in changes):
             continue
         checked = True
         started = time.perf_counter()

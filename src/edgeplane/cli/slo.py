@@ -44,7 +44,7 @@ def status(app: str | None, env: str | None) -> None:
         return
     rows = result["slos"]
     if not rows:
-        console.print("no SLOs: add [[slos]] to an app's edgeplane.toml (see docs/observability.md)")
+        console.print("no SLOs: add [[slos]] to an app's edgeplane.toml (see docs/alerting.md)")
         return
     windows = list(rows[0]["burn_rates"])
     t = Table(header_style="bold")

@@ -137,7 +137,7 @@ class AppConfig(_Strict):
     deploy: DeployConfig = DeployConfig()
     """How new versions roll out (``edgeplane deploy --strategy``); see docs/delivery.md."""
     slos: list[SLOConfig] = []
-    """Service level objectives (``[[slos]]``); see docs/observability.md."""
+    """Service level objectives (``[[slos]]``); see docs/alerting.md."""
     env: dict[str, EnvConfig] = {}
     server: dict[str, object] | None = None
     """Platform settings for ``edgeplane serve``/``dev``; validated separately as ServerConfig."""
@@ -168,6 +168,15 @@ class AppConfig(_Strict):
             if not re.fullmatch(NAME_RE, name):
                 raise ValueError(f"environment name {name!r} must be lowercase letters, digits and '-'")
         return envs
+
+    @field_validator("slos")
+    @classmethod
+    def _unique_slos(cls, slos: list[SLOConfig]) -> list[SLOConfig]:
+        names = [s.name for s in slos]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"SLO names must be unique: {', '.join(dupes)} appears more than once")
+        return slos
 
     @model_validator(mode="after")
     def _main_or_upstream(self) -> AppConfig:

@@ -52,13 +52,16 @@ def parse_duration(value: object) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """The inverse of parse_duration, for people: ``1.5s``, ``40s``, ``5m``, ``2m30s``, ``1h``, ``1h05m``."""
+    """The inverse of parse_duration, for people: ``1.5s``, ``40s``, ``5m``, ``2m30s``, ``1h``, ``1h05m``, ``3d``."""
     if seconds < 60:
         return f"{seconds:.1f}s" if seconds < 10 and seconds % 1 else f"{seconds:.0f}s"
     minutes, rest = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{rest:02d}s" if rest else f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
+    if hours >= 48 and not minutes:
+        days, hours = divmod(hours, 24)
+        return f"{days}d{hours}h" if hours else f"{days}d"
     return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
 
 

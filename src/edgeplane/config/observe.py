@@ -236,7 +236,7 @@ Action = Literal["notify", "page", "create_incident", "auto_rollback"] | Webhook
 
 class RuleConfig(_Strict):
     """An alert rule: ``expr`` over the recorded request metrics, or a SQL ``query`` over analytics datasets
-    with a ``condition``. See docs/observability.md for the metrics and their labels."""
+    with a ``condition``. See docs/alerting.md for the metrics and their labels."""
 
     name: _NAME
     expr: str | None = None

@@ -35,6 +35,8 @@ __all__ = ["AlertRule", "Alerts", "Instance", "fingerprint"]
 
 log = logging.getLogger("edgeplane.alerts")
 MessageKind = Literal["firing", "resolved", "escalation"]
+KEEP_RESOLVED = 3600.0
+"""Resolved alerts stay listed this long (seconds)."""
 SEVERITY_RANK = {"info": 1, "warning": 2, "high": 3, "critical": 4}
 PAGE_SEVERITY = {"page": "critical", "ticket": "warning"}
 
@@ -414,8 +416,9 @@ class Alerts:
             due = (new and now - group.first_at >= route.group_wait) or (
                 group.last_sent_at is not None and now - group.last_sent_at >= route.repeat_interval
             )
-            if due:
-                await self._send(self._receivers(insts[0], route), "firing", group, insts)
+            if due:  # every alert's receivers: a page grouped with a notify-only alert still pages
+                names = [n for inst in insts for n in self._receivers(inst, route)]
+                await self._send(list(dict.fromkeys(names)), "firing", group, insts)
                 group.sent, group.last_sent_at = fps, now
             if await self._escalation_due(group, route, insts, now):
                 await self._send(route.escalate_to, "escalation", group, insts)
@@ -544,7 +547,10 @@ class Alerts:
     # -- persistence ---------------------------------------------------------------------------------------
     async def _save(self, now: float) -> None:
         dirty, self._dirty = self._dirty, set()
-        gone = [fp for fp in dirty if self.known.get(fp) is not None and self.known[fp].state == "inactive"]
+        stale = {fp for fp, i in self.known.items()
+                 if i.state == "resolved" and now - (i.resolved_at or now) > KEEP_RESOLVED}  # fmt: skip
+        gone = stale | {fp for fp in dirty if fp in self.known and self.known[fp].state == "inactive"}
+        dirty |= stale
         for fp in gone:
             del self.known[fp]
         async with self.control.store._tx() as conn:

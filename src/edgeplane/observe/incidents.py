@@ -297,13 +297,18 @@ class Incidents:
         if not targets:
             return 0
         rollout = str(event.get("rollout") or "")
-        message = f"rollout {rollout[:8]} {str(event['kind']).replace('_', ' ')}: {event.get('message') or ''}"
+        what = str(event["kind"]).replace("_", " ")
+        if rollout:
+            actor = f"rollout:{rollout[:8]}"
+            message = f"rollout {rollout[:8]} {what}: {event.get('message') or ''}"
+        else:  # a plain deploy or rollback (ControlPlane.deploy)
+            actor = str((event.get("details") or {}).get("author") or "deploy")
+            message = f"{what}: {event.get('message') or ''}"
         details = {k: event.get(k) for k in ("rollout", "kind", "step", "state")}
         at = float(event.get("at") or self.clock())
         async with self.store._tx() as conn:
             for incident in targets:
-                await self._event(conn, incident["id"], at, kind, f"rollout:{rollout[:8]}", message.rstrip(": "),
-                                  details)  # fmt: skip
+                await self._event(conn, incident["id"], at, kind, actor, message.rstrip(": "), details)
         return len(targets)
 
     # -- listing (last: the method named ``list`` would shadow the builtin in later annotations) ----------

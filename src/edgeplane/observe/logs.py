@@ -69,6 +69,10 @@ class TextFormatter(logging.Formatter):
         return f"{head} [{' '.join(fields)}]{newline}{rest}"
 
 
+QUIET = {"httpx": "warning", "httpcore": "warning"}
+"""Default levels of chatty libraries; ``levels`` can override them."""
+
+
 def configure_logging(settings: LoggingSettings, stream: IO[str] | None = None) -> logging.Handler:
     """Install the platform's one log handler on the root logger (replacing an earlier one, so calling this twice
     is safe) and set the root and per-component levels. Returns the handler."""
@@ -80,6 +84,7 @@ def configure_logging(settings: LoggingSettings, stream: IO[str] | None = None) 
     handler.setFormatter(JSONFormatter() if settings.format == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(settings.level.upper())
-    for name, level in settings.levels.items():
+    # httpx logs every request with its full URL at INFO (probe targets, receiver webhooks that carry secrets)
+    for name, level in {**QUIET, **settings.levels}.items():
         logging.getLogger(name).setLevel(level.upper())
     return handler

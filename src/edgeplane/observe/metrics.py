@@ -204,7 +204,8 @@ def _rollouts(w: _Writer, state: MetricsState) -> None:
 def _alerts(w: _Writer, state: MetricsState) -> None:
     counts: dict[tuple[str, str, str], int] = {}
     for alert in state.alerts:
-        key = (str(alert.get("rule", "")), str(alert.get("severity", "")), str(alert.get("state", "")))
+        name = (alert.get("labels") or {}).get("alertname") or alert.get("rule", "")
+        key = (str(name), str(alert.get("severity", "")), str(alert.get("state", "")))
         counts[key] = counts.get(key, 0) + 1
     w.family("edgeplane_alerts", "gauge", "Alert instances by rule, severity and state.")
     for (rule, severity, alert_state), n in sorted(counts.items()):
