@@ -4,7 +4,6 @@ healthy; a Redis KV backend killed and brought back; a live environment left wit
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -14,11 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from edgeplane import __version__
 from edgeplane.runtime.bundles import pack_directory
-from tests.conftest import free_port
+from tests.conftest import free_port, start_redis
 from tests.integration.harness import RunningPlatform, make_app
 
 
@@ -32,23 +30,7 @@ class PrivateRedis:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is missing: `make test` installs it (apt-get install redis-server)"
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.02)
-        client.close()
+        self.proc = start_redis(self.port, self.workdir)
 
     def kill(self) -> None:
         assert self.proc is not None

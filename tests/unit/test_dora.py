@@ -4,9 +4,7 @@ deployment, a failed change and a restore, the period and app/env selection, and
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,14 +58,6 @@ class History:
 
 def _at(hours: float) -> datetime:
     return datetime.fromtimestamp(T0 + hours * H, UTC)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}")
-    await s.init()
-    yield s
-    await s.close()
 
 
 @pytest.fixture

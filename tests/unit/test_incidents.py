@@ -5,8 +5,6 @@ joining the timelines of open incidents of the same app/env."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,14 +14,6 @@ from edgeplane.delivery.events import EventBus
 from edgeplane.errors import BadRequest, Conflict, NotFound
 from edgeplane.observe.incidents import SEVERITY_TARGETS, Incidents
 from tests.conftest import FakeClock
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}")
-    await s.init()
-    yield s
-    await s.close()
 
 
 @pytest.fixture

@@ -4,11 +4,6 @@ round trip through the payload column."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from edgeplane.config.observe import AlertingConfig, ReceiverConfig
 from edgeplane.control.store import Store
 from edgeplane.observe.notify import NOT_ENDED, Message, Notifier
@@ -16,14 +11,6 @@ from tests.conftest import FakeClock
 from tests.receivers import HTTPReceiver, closed_port_url, http_receiver
 
 __all__ = ["http_receiver"]
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}")
-    await s.init()
-    yield s
-    await s.close()
 
 
 def hook(url: str, **options: object) -> AlertingConfig:

@@ -9,6 +9,7 @@ resolved it did respond, and every resolved incident then has an MTTA (equal to 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import statistics
@@ -104,6 +105,7 @@ class Incidents:
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
+        self._numbering = asyncio.Lock()
 
     # -- opening -------------------------------------------------------------------------------------------
     async def open(
@@ -118,13 +120,14 @@ class Incidents:
             "state": "triggered", "app": app, "env": env, "source": source, "group_key": group_key,
             "created_by": actor,
         }  # fmt: skip
-        for attempt in range(NUMBER_RETRIES):
-            try:
-                incident_id = await self._insert(values)
-                break
-            except IntegrityError:
-                if attempt == NUMBER_RETRIES - 1:
-                    raise
+        async with self._numbering:  # one node numbers in turn; the retries cover nodes sharing the store
+            for attempt in range(NUMBER_RETRIES):
+                try:
+                    incident_id = await self._insert(values)
+                    break
+                except IntegrityError:
+                    if attempt == NUMBER_RETRIES - 1:
+                        raise
         return await self.get(incident_id)
 
     async def _insert(self, values: dict[str, Any]) -> str:
