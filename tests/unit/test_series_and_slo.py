@@ -71,7 +71,7 @@ async def test_points_are_step_deltas_and_windows_sum_them(tmp_path: Path) -> No
     restarted = await recorder(tmp_path, clock, GatewayStats())
     again = restarted.window(key, 30)
     assert (again.requests, again.errors, again.slower_than(200)) == (150, 5, 50)
-    from_db = await restarted.window_db([request_key("app", "production", "")], 30)
+    from_db = await restarted.window_db([request_key("app", "production", "")], clock.t - 30, clock.t)
     assert from_db[key].requests == 150
     await restarted.store.close()
 
@@ -88,7 +88,7 @@ async def test_compaction_merges_old_points_and_retention_deletes_them(tmp_path:
     clock.t += 3600  # all of them are now older than `memory`
     merged, deleted = await rec.compact()
     assert (merged, deleted) == (28 + 29, 0)
-    totals = await rec.window_db([""], clock.t - start + 1)
+    totals = await rec.window_db([""], start - 1, clock.t)
     assert (totals[key].requests, totals[key].errors) == (600, 60), "compaction keeps every count"
     clock.t += 3 * 3600
     assert (await rec.compact())[1] == 3, "points older than retention are deleted"
@@ -137,3 +137,30 @@ def test_burn_rates_and_scaled_windows() -> None:
     assert latency.burn(slow) == pytest.approx((10 / 100) / 0.05)
     errors = SLOConfig(name="e", kind="error_rate", target=0.5)
     assert errors.objective == pytest.approx(0.995)
+
+
+async def test_long_windows_join_database_and_memory_and_reuse_the_database_part(tmp_path: Path) -> None:
+    clock, stats = Clock(COMPACT_STEP * 10_000), GatewayStats()
+    rec = await recorder(tmp_path, clock, stats, memory=60)
+    key = request_key("app", "production", "v1")
+    for _ in range(120):  # 20 minutes of points, most of them older than `memory`
+        serve(stats, 10, errors=1)
+        clock.t += 10
+        await rec.record()
+    first = await rec.long_windows(3600)
+    assert (first[key].requests, first[key].errors) == (1200, 120)
+    assert first[key].requests == (await rec.window_db([""], clock.t - 3600, clock.t))[key].requests
+    serve(stats, 7)
+    clock.t += 10
+    await rec.record()
+    async with rec.store._tx() as conn:  # the database part is not read again until the boundary moves
+        from sqlalchemy import delete
+
+        from edgeplane.control.schema import metric_points
+
+        await conn.execute(delete(metric_points))
+    second = await rec.long_windows(3600)
+    assert second[key].requests == 1207, "new points come from memory; old ones from the kept database part"
+    clock.t += COMPACT_STEP
+    assert (await rec.long_windows(3600))[key].requests < 1207, "the boundary moved: the database is read again"
+    await rec.store.close()

@@ -48,7 +48,7 @@ class Evaluation:
                 w = self.recorder.window(series, seconds, now=self.now)
             else:
                 if seconds not in self._db:
-                    self._db[seconds] = await self.recorder.window_db([""], seconds)
+                    self._db[seconds] = await self.recorder.long_windows(seconds, now=self.now)
                 w = self._db[seconds].get(series) or Window(seconds)
             self._windows[key] = w
         return w
@@ -98,7 +98,8 @@ class Evaluation:
                 value = target.burn(await self.slo_window(target, rule.window))
             else:
                 if target not in self._budgets:
-                    self._budgets[target] = (await self.slos.budget_remaining(target))[0]
+                    burn = target.burn(await self.slo_window(target, target.slo.window))
+                    self._budgets[target] = None if burn is None else 1 - burn
                 value = self._budgets[target]
             if value is not None:
                 out.append(Sample(labels, value, rule.breached(value)))

@@ -36,6 +36,8 @@ __all__ = ["COMPACT_STEP", "Point", "Recorder", "Window", "probe_key", "request_
 log = logging.getLogger("edgeplane.observe")
 COMPACT_STEP = 300.0
 COMPACT_EVERY = 3600.0
+LONG_REFRESH = COMPACT_STEP
+"""How often the database part of a window longer than ``memory`` is read again (see Recorder.long_windows)."""
 
 
 def request_key(app: str, env: str, version_id: str) -> str:
@@ -121,6 +123,7 @@ class Recorder:
         self._probes: dict[str, Point] = {}
         self._task: asyncio.Task[None] | None = None
         self._compacted_at = 0.0
+        self._long: dict[float, tuple[float, dict[str, Window]]] = {}
         self.last_record_at = 0.0
         self.points_written = 0
 
@@ -154,7 +157,7 @@ class Recorder:
                 log.exception("recording metric points failed")
 
     async def _load(self) -> None:
-        since = self.clock() - self.settings.memory
+        since = self.clock() - self.settings.memory - LONG_REFRESH
         query = select(metric_points).where(metric_points.c.at >= since).order_by(metric_points.c.at)
         async with self.store.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
@@ -224,7 +227,7 @@ class Recorder:
         if ring is None:
             ring = self.memory[series] = deque()
         ring.append(point)
-        horizon = point.at - self.settings.memory
+        horizon = point.at - self.settings.memory - LONG_REFRESH  # long windows read memory back to a boundary
         while ring and ring[0].at < horizon:
             ring.popleft()
 
@@ -234,34 +237,62 @@ class Recorder:
 
     def window(self, series: str, seconds: float, *, now: float | None = None) -> Window:
         """Sums of one series' points in the last ``seconds`` (points stamped in ``(now - seconds, now]``),
-        from memory; see :meth:`window_db` for windows longer than ``memory``."""
+        from memory; see :meth:`long_windows` for windows longer than ``memory``."""
         now = self.clock() if now is None else now
-        out = Window(seconds)
+        return self._between(series, now - seconds, now, Window(seconds))
+
+    def _between(self, series: str, start: float, end: float, out: Window) -> Window:
         ring = self.memory.get(series)
         if not ring:
             return out
-        start = now - seconds
         for p in reversed(ring):  # newest first: the cost is the window's points, not the ring's
             if p.at <= start:
                 break
-            if p.at <= now:
+            if p.at <= end:
                 out.add(p)
         return out
 
-    async def window_db(self, prefixes: Iterable[str], seconds: float) -> dict[str, Window]:
-        """Sums per series over the last ``seconds`` from the database (any length up to ``retention``)."""
-        since = self.clock() - seconds
+    async def long_windows(self, seconds: float, *, now: float | None = None) -> dict[str, Window]:
+        """Sums per series over the last ``seconds``, any length up to ``retention``.
+
+        The part older than a boundary (a multiple of LONG_REFRESH at least ``memory`` back) comes from the
+        database and is kept until the boundary moves: those points only change by compaction, which keeps
+        their sums. The rest comes from memory. So a 30-day SLO costs one database read every LONG_REFRESH
+        seconds, not one per evaluation; its window starts up to LONG_REFRESH late meanwhile."""
+        now = self.clock() if now is None else now
+        boundary = (now - self.settings.memory) // LONG_REFRESH * LONG_REFRESH
+        cached = self._long.get(seconds)
+        if cached is None or cached[0] != boundary:
+            cached = self._long[seconds] = (boundary, await self.window_db([""], now - seconds, boundary))
+        out: dict[str, Window] = {}
+        for series, old in cached[1].items():
+            out[series] = total = Window(seconds)
+            total.merge(old)
+        for series in self.memory:
+            total = out.get(series) or out.setdefault(series, Window(seconds))
+            self._between(series, max(boundary, now - seconds), now, total)
+        return out
+
+    async def window_db(self, prefixes: Iterable[str], since: float, until: float) -> dict[str, Window]:
+        """Sums per series of the database's points stamped in ``(since, until]``."""
         out: dict[str, Window] = {}
         conditions = [metric_points.c.series.startswith(p) for p in prefixes]
-        query = select(metric_points).where(metric_points.c.at > since, or_(*conditions))
+        columns = (metric_points.c.series, metric_points.c.requests, metric_points.c.errors, metric_points.c.c4xx,
+                   metric_points.c.latency_sum, metric_points.c.hist)  # fmt: skip
+        query = select(*columns).where(metric_points.c.at > since, metric_points.c.at <= until, or_(*conditions))
         async with self.store.engine.connect() as conn:
-            result = await conn.stream(query)
-            async for row in result:
-                w = out.get(row.series)
-                if w is None:
-                    w = out[row.series] = Window(seconds)
-                hist = {int(k): int(v) for k, v in row.hist.items()}
-                w.add(Point(row.at, row.requests, row.errors, row.c4xx, row.latency_sum, hist))
+            rows = (await conn.execute(query)).all()
+        for series, requests, errors, c4xx, latency_sum, sparse in rows:
+            w = out.get(series)
+            if w is None:
+                w = out[series] = Window(until - since)
+            w.requests += requests
+            w.errors += errors
+            w.c4xx += c4xx
+            w.latency_sum += latency_sum
+            hist = w.hist
+            for bucket, n in sparse.items():
+                hist[int(bucket)] += n
         return out
 
     # -- upkeep --------------------------------------------------------------------------------------------

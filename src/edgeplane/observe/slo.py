@@ -119,8 +119,10 @@ class SLOs:
         if seconds <= self.recorder.settings.memory:
             return self.window(target, seconds)
         total = Window(seconds)
-        for w in (await self.recorder.window_db([self.prefix(target)], seconds)).values():
-            total.merge(w)
+        prefix = self.prefix(target)
+        for series, w in (await self.recorder.long_windows(seconds)).items():
+            if series.startswith(prefix):
+                total.merge(w)
         return total
 
     async def budget_remaining(self, target: SLOTarget) -> tuple[float | None, Window]:
