@@ -89,6 +89,10 @@ class ObserveSettings(_Strict):
     """The alerting file (receivers, routes, rules, probes); relative to the config file's directory."""
     request_analytics: bool = True
     """Write one data point per request to the ``edgeplane_requests`` analytics dataset."""
+    request_analytics_rate: Annotated[int, Field(ge=0)] = 1000
+    """Points per second this node writes to ``edgeplane_requests`` before sampling: above it, every Nth request
+    is written with ``_sample_interval = N`` (N from the previous second's rate), like Cloudflare's adaptive
+    sampling; ``0`` writes every request."""
     metrics_public: bool = False
     """Serve the admin API's ``/metrics`` without a token (default: a ``read`` token, sent by Prometheus as
     ``Authorization: Bearer``). Only for an admin port that untrusted clients cannot reach."""

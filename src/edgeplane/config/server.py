@@ -48,6 +48,10 @@ class ServerConfig(BaseModel):
     ``{ production = 2 }``. Platform policy, so a version cannot lower it in its own edgeplane.toml."""
     approve_before: Literal["start", "promotion"] = "start"
     """When approvals are collected: before a rollout starts, or before it promotes to 100%."""
+    analytics_threads: Annotated[int, Field(ge=1, le=64)] = 1
+    """DuckDB threads of the analytics store. 1 runs queries and ingest in the calling thread: DuckDB's worker
+    threads keep spinning after each task, which measured ~15% of the gateway's throughput on a 2-core machine
+    (bench/observe.py). More threads speed up large analytics queries on machines with cores to spare."""
     observe: ObserveSettings = ObserveSettings()
     """Recording, alert evaluation, logging and tracing; see docs/observability.md."""
     database_url: str | None = None

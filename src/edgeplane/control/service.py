@@ -65,7 +65,7 @@ class ControlPlane:
         self.gateway = gateway
         self.auth = TokenAuth(self.store)
         self.bindings = Bindings(self.store, self.data_dir, config.gateway_url())
-        self.analytics = open_store(self.data_dir)
+        self.analytics = open_store(self.data_dir, threads=config.analytics_threads)
         gateway.objects.resolve = self.bindings.r2
         gateway.objects.secret = lambda: self.bindings.secret
         self._lock = asyncio.Lock()

@@ -68,6 +68,11 @@ class RequestAnalytics:
         self.dataset = open_dataset_writer(DATASET, control.data_dir)
         self._user_key: bytes | None = None
         self.failures = 0
+        self.limit = control.config.observe.request_analytics_rate
+        self._second = 0
+        self._seen = 0
+        self.interval = 1
+        """This second's sample interval: every ``interval``-th request is written, standing for that many."""
 
     def start(self) -> None:
         if self.enabled:
@@ -81,6 +86,14 @@ class RequestAnalytics:
         await self.dataset.close()
 
     def __call__(self, r: RequestRecord) -> None:
+        second = int(r.at)
+        if second != self._second:
+            last = self._seen if second == self._second + 1 else 0
+            self.interval = -(-last // self.limit) if self.limit and last > self.limit else 1
+            self._second, self._seen = second, 0
+        self._seen += 1
+        if self._seen % self.interval:
+            return
         try:
             self.dataset.write_trusted(
                 (r.env, r.version_id, self.colo, r.country[:COUNTRY_MAX], r.method, r.route[:ROUTE_MAX],
@@ -88,6 +101,7 @@ class RequestAnalytics:
                 (r.status, r.latency_ms, r.bytes_in, r.bytes_out, r.cpu_ms),
                 r.app,
                 r.at,
+                self.interval,
             )  # fmt: skip
         except Exception:  # an observer must never break the request path
             self.failures += 1
@@ -181,13 +195,15 @@ async def summary(
     return out
 
 
-_TOTALS = f"""SELECT count() AS requests, countIf(double1 >= 500) AS errors,
-  countIf(double1 >= 200 AND double1 < 300) AS c2, countIf(double1 >= 300 AND double1 < 400) AS c3,
-  countIf(double1 >= 400 AND double1 < 500) AS c4, countIf(double1 >= 500) AS c5,
-  countIf(blob7 = 'HIT') AS cache_hits, countIf(blob7 <> '') AS cacheable, {{quantiles}}
+_TOTALS = f"""SELECT sum(_sample_interval) AS requests, sumIf(_sample_interval, double1 >= 500) AS errors,
+  sumIf(_sample_interval, double1 >= 200 AND double1 < 300) AS c2,
+  sumIf(_sample_interval, double1 >= 300 AND double1 < 400) AS c3,
+  sumIf(_sample_interval, double1 >= 400 AND double1 < 500) AS c4, sumIf(_sample_interval, double1 >= 500) AS c5,
+  sumIf(_sample_interval, blob7 = 'HIT') AS cache_hits, sumIf(_sample_interval, blob7 <> '') AS cacheable,
+  {{quantiles}}
 FROM {DATASET} WHERE {{where}}"""
-_TOP = f"""SELECT {{column}} AS value, count() AS requests FROM {DATASET} WHERE {{where}}
+_TOP = f"""SELECT {{column}} AS value, sum(_sample_interval) AS requests FROM {DATASET} WHERE {{where}}
 GROUP BY value ORDER BY requests DESC, value LIMIT {{limit}}"""
-_VERSIONS = f"""SELECT index1 AS app, blob1 AS env, blob2 AS version_id, count() AS requests,
-  countIf(double1 >= 500) AS errors, {{quantiles}}
+_VERSIONS = f"""SELECT index1 AS app, blob1 AS env, blob2 AS version_id, sum(_sample_interval) AS requests,
+  sumIf(_sample_interval, double1 >= 500) AS errors, {{quantiles}}
 FROM {DATASET} WHERE {{where}} GROUP BY app, env, version_id ORDER BY requests DESC LIMIT 100"""

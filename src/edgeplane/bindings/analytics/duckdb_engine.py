@@ -28,7 +28,7 @@ from edgeplane.bindings.errors import BindingError
 __all__ = ["TYPE", "Engine"]
 
 TYPE = "duckdb"
-SPOOL_COLUMNS = "{'t': 'BIGINT', 'i': 'VARCHAR', 'b': 'VARCHAR[]', 'd': 'DOUBLE[]'}"
+SPOOL_COLUMNS = "{'t': 'BIGINT', 'i': 'VARCHAR', 'b': 'VARCHAR[]', 'd': 'DOUBLE[]', 's': 'DOUBLE'}"
 TABLE_COLUMNS = (
     "timestamp TIMESTAMPTZ NOT NULL, index1 VARCHAR NOT NULL, "
     + ", ".join(f"{c} VARCHAR NOT NULL" for c in BLOB_COLUMNS)
@@ -41,7 +41,7 @@ INGEST_SELECT = (
     + ", ".join(f"coalesce(b[{n}], '')" for n in range(1, 21))
     + ", "
     + ", ".join(f"coalesce(d[{n}], 0)" for n in range(1, 21))
-    + ", 1.0"
+    + ", coalesce(s, 1.0)"  # the sample interval: only the platform's own sampled points carry one
 )
 
 

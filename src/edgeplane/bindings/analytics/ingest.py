@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ __all__ = ["AnalyticsStore"]
 
 log = logging.getLogger("edgeplane.analytics")
 INGEST_INTERVAL = 0.25
+BATCH_AGE = 1.0
+"""The background pass leaves a dataset's files until the oldest is this old (seconds) or a full pass waits: a
+pass has a fixed cost (a transaction, the ingested-files bookkeeping), which dominates at a few hundred points."""
 FILES_PER_PASS = 512
 
 
@@ -41,17 +45,20 @@ class AnalyticsStore:
         while True:
             await asyncio.sleep(INGEST_INTERVAL)
             try:
-                await self.ingest()
+                await self.ingest(min_age=BATCH_AGE)
             except Exception:  # keep ingesting; the reason is in the log
                 log.exception("analytics ingest pass failed")
 
-    def _pending(self) -> dict[str, list[Path]]:
+    def _pending(self, min_age: float = 0.0) -> dict[str, list[Path]]:
         found: dict[str, list[Path]] = {}
         if not self.spool_dir.is_dir():
             return found
+        now = time.time()
         for directory in sorted(self.spool_dir.iterdir()):
             if directory.is_dir() and not directory.name.startswith("_"):
                 files = sorted(directory.glob("*.jsonl"))[:FILES_PER_PASS]
+                if min_age and len(files) < FILES_PER_PASS and files and now - _oldest(files) < min_age:
+                    continue
                 if files:
                     found[directory.name] = files
         return found
@@ -83,11 +90,12 @@ class AnalyticsStore:
         file.rename(rejected / file.name)
         log.error("analytics spool file %s could not be ingested (moved to %s): %s", file.name, rejected, exc)
 
-    async def ingest(self) -> int:
-        """One pass over the spool; points added."""
+    async def ingest(self, min_age: float = 0.0) -> int:
+        """One pass over the spool (datasets whose oldest file is at least ``min_age`` seconds old); points
+        added."""
         async with self._lock:
             added = 0
-            for dataset, files in self._pending().items():
+            for dataset, files in self._pending(min_age).items():
                 added += await asyncio.to_thread(self._ingest_dataset, dataset, files)
             self.points_ingested += added
             return added
@@ -112,3 +120,12 @@ class AnalyticsStore:
         with contextlib.suppress(Exception):
             await self.drain()
         await asyncio.to_thread(self.engine.close)
+
+
+def _oldest(files: list[Path]) -> float:
+    """The oldest modification time of ``files`` (a file that vanished meanwhile counts as new)."""
+    times = []
+    for file in files:
+        with contextlib.suppress(FileNotFoundError):
+            times.append(file.stat().st_mtime)
+    return min(times, default=time.time())

@@ -14,8 +14,9 @@ __all__ = ["MACROS", "translate"]
 
 MACROS = [
     # Cloudflare's quantiles are ClickHouse's `quantile`: approximate, by reservoir sampling (8192 values), which
-    # is what DuckDB's reservoir_quantile does. edgeplane never samples, so _sample_interval is always 1 and
-    # the weights change nothing.
+    # is what DuckDB's reservoir_quantile does. Workers' points are never sampled (_sample_interval 1); the
+    # gateway's edgeplane_requests are sampled every Nth above a rate, where the unweighted quantile of an
+    # every-Nth sample estimates the quantile of the whole.
     "CREATE OR REPLACE MACRO quantileWeighted(q, x, w) AS reservoir_quantile(x, q)",
     "CREATE OR REPLACE MACRO quantileExactWeighted(q, x, w) AS quantile_disc(x, q)",
     "CREATE OR REPLACE MACRO intDiv(a, b) AS CAST(trunc(a / b) AS BIGINT)",

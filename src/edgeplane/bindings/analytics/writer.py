@@ -36,6 +36,8 @@ BLOB_BYTES_MAX = 16 * 1024
 FLUSH_INTERVAL = 0.5
 MAX_BUFFER = 10_000
 _files = itertools.count()
+Trusted = tuple[int, str, Sequence[str], Sequence[float], int]
+"""A point of ``write_trusted``: (ms, index, blobs, doubles, sample interval)."""
 
 
 def _fail(code: str, message: str) -> BindingError:
@@ -120,7 +122,7 @@ class AnalyticsDataset:
         self.max_buffer = max_buffer
         self.clock = clock
         self._buffer: list[bytes] = []
-        self._trusted: list[tuple[int, str, Sequence[str], Sequence[float]]] = []
+        self._trusted: list[Trusted] = []
         self._flusher: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._closing = False
@@ -141,15 +143,18 @@ class AnalyticsDataset:
         if len(self._buffer) >= self.max_buffer and self._wake is not None:
             self._wake.set()
 
-    def write_trusted(self, blobs: Sequence[str], doubles: Sequence[float], index: str, at: float) -> None:
+    def write_trusted(
+        self, blobs: Sequence[str], doubles: Sequence[float], index: str, at: float, sample_interval: int = 1
+    ) -> None:
         """Record a point the platform built itself, for the gateway's one point per request: no validation, and
         the point is serialized by the background flush instead of here (about 0.2 µs a call instead of 7).
 
         The caller guarantees what ``write_data_point`` checks: at most 20 ``str`` blobs of at most 16 KiB
         together, at most 20 finite ``int``/``float`` doubles, an index of at most 96 bytes; ``at`` is the point's
         time (epoch seconds). The sequences are kept until the flush, so they must not change. Never hand it
-        values a worker supplied."""
-        self._trusted.append((int(at * 1000), index, blobs, doubles))
+        values a worker supplied. ``sample_interval`` N says the point stands for N requests (``_sample_interval``
+        of the dataset, as in Cloudflare's adaptive sampling)."""
+        self._trusted.append((int(at * 1000), index, blobs, doubles, sample_interval))
         self.written += 1
         if self._flusher is None:
             self._start()
@@ -174,12 +179,12 @@ class AnalyticsDataset:
             if self._buffer or self._trusted:
                 await asyncio.to_thread(self._write, *self._take())
 
-    def _take(self) -> tuple[list[bytes], list[tuple[int, str, Sequence[str], Sequence[float]]]]:
+    def _take(self) -> tuple[list[bytes], list[Trusted]]:
         lines, self._buffer = self._buffer, []
         trusted, self._trusted = self._trusted, []
         return lines, trusted
 
-    def _write(self, lines: list[bytes], trusted: list[tuple[int, str, Sequence[str], Sequence[float]]]) -> None:
+    def _write(self, lines: list[bytes], trusted: list[Trusted]) -> None:
         """Write one spool file: under a temporary name, then renamed (the platform never sees half a file)."""
         name = f"{os.getpid()}-{time.time_ns()}-{next(_files)}"
         temporary = self.spool_dir / f".{name}.tmp"
@@ -190,7 +195,9 @@ class AnalyticsDataset:
             if trusted:
                 # Decoded to str one by one: thousands of orjson's bytes kept alive at once are slow to allocate.
                 dumps = orjson.dumps
-                text = "\n".join([dumps({"t": t, "i": i, "b": b, "d": d}).decode() for t, i, b, d in trusted])
+                text = "\n".join(
+                    [dumps({"t": t, "i": i, "b": b, "d": d, "s": s}).decode() for t, i, b, d, s in trusted]
+                )
                 handle.write(text.encode())
                 handle.write(b"\n")
         os.rename(temporary, self.spool_dir / f"{name}.jsonl")
