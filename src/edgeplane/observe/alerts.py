@@ -118,6 +118,7 @@ class Alerts:
         self._task: asyncio.Task[None] | None = None
         self._events: asyncio.Task[None] | None = None
         self._dirty: set[str] = set()
+        self._saved_groups: list[dict[str, Any]] | None = None
         self._cycle_lock = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -241,9 +242,9 @@ class Alerts:
             if inst.state != "error" or inst.error != message:
                 log.warning("alert rule %s cannot be evaluated: %s", rule.name, message)
                 self.errors += 1
+                self._dirty.add(fp)
             inst.state, inst.error, inst.value = "error", message, None
             self.known[fp] = inst
-            self._dirty.add(fp)
             seen.add(fp)
             return
         for sample in samples:
@@ -274,7 +275,7 @@ class Alerts:
             resolved.append(inst)
         elif inst.state in ("pending", "error"):
             inst.state = "inactive"
-        if inst.state != before or inst.state in ("firing", "pending"):
+        if inst.state != before:  # values are kept in memory; rows change with states (no write per cycle)
             self._dirty.add(inst.fingerprint)
 
     def _forget(self, seen: set[str], now: float, resolved: list[Instance]) -> None:
@@ -553,19 +554,24 @@ class Alerts:
         dirty |= stale
         for fp in gone:
             del self.known[fp]
+        groups = [
+            {"key": g.key, "labels": g.labels, "first_at": g.first_at, "last_sent_at": g.last_sent_at,
+             "sent_fingerprints": sorted(g.sent), "escalated_at": g.escalated_at}
+            for g in self.groups.values()
+        ]  # fmt: skip
+        if not dirty and groups == self._saved_groups:
+            return  # nothing changed: no transaction
         async with self.control.store._tx() as conn:
             if dirty:
                 await conn.execute(delete(alerts).where(alerts.c.fingerprint.in_(dirty)))
                 rows = [self.known[fp].row(now) for fp in dirty if fp in self.known]
                 if rows:
                     await conn.execute(insert(alerts), rows)
-            await conn.execute(delete(alert_groups))
-            if self.groups:
-                await conn.execute(insert(alert_groups), [
-                    {"key": g.key, "labels": g.labels, "first_at": g.first_at, "last_sent_at": g.last_sent_at,
-                     "sent_fingerprints": sorted(g.sent), "escalated_at": g.escalated_at}
-                    for g in self.groups.values()
-                ])  # fmt: skip
+            if groups != self._saved_groups:
+                await conn.execute(delete(alert_groups))
+                if groups:
+                    await conn.execute(insert(alert_groups), groups)
+        self._saved_groups = groups
 
     # -- reading and acting by hand ------------------------------------------------------------------------
     def listing(self, state: str | None = None) -> list[dict[str, Any]]:
