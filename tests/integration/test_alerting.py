@@ -186,6 +186,11 @@ def test_error_alert_opens_an_incident_rolls_back_and_resolves(platform: Running
     ]
     assert len(firing_sent) == 1, "one firing notification per group, not one per evaluation"
 
+    event = hook.wait("the rollback as a delivery event",
+                      lambda b: b["commonLabels"].get("alertname") == "delivery"
+                      and b["commonLabels"].get("event") == "rollback")  # fmt: skip
+    assert event["commonLabels"]["app"] == "flaky" and "auto rollback" in event["alerts"][0]["annotations"]["summary"]
+
     incidents = platform.admin.get("/v1/incidents").json()["incidents"]
     incident = next(i for i in incidents if i["title"].startswith("HighErrorRate"))
     assert incident["severity"] == "SEV1" and incident["app"] == "flaky" and incident["env"] == "production"

@@ -22,6 +22,7 @@ from sqlalchemy import delete, insert, select
 from edgeplane.config.observe import RouteConfig, RuleConfig, WebhookAction
 from edgeplane.control.schema import alert_groups, alerts
 from edgeplane.errors import EdgeplaneError, NotFound
+from edgeplane.observe.delivery_events import follow_delivery
 from edgeplane.observe.evaluate import Evaluation, Sample
 from edgeplane.observe.rules import compile_rule
 from edgeplane.observe.silences import Silences
@@ -131,7 +132,7 @@ class Alerts:
                 self.groups[row.key] = Group(row.key, row.labels, row.first_at, row.last_sent_at,
                                              set(row.sent_fingerprints), row.escalated_at)  # fmt: skip
         self._task = asyncio.create_task(self._run())
-        self._events = asyncio.create_task(self._follow_delivery())
+        self._events = asyncio.create_task(follow_delivery(self.hub, self.clock))
 
     async def close(self) -> None:
         for task in (self._task, self._events):
@@ -506,44 +507,6 @@ class Alerts:
         if incident is not None:
             await self.hub.incidents.add_event(incident["id"], "notified", "alerts",
                                                f"{kind} notification to {', '.join(names)}")  # fmt: skip
-
-    # -- delivery events -----------------------------------------------------------------------------------
-    NOTIFY_EVENTS = {"created": "info", "succeeded": "info", "rolled_back": "high", "failed": "high",
-                     "aborted": "warning", "paused": "warning", "deployed": "info", "rollback": "warning"}  # fmt: skip
-
-    async def _follow_delivery(self) -> None:
-        """Rollout and deploy events go the same way as alerts: routed by labels (alertname ``delivery``,
-        ``event``, ``app``, ``env``, ``severity``) to the route's receivers."""
-        with self.control.rollouts.bus.subscribe() as queue:
-            while True:
-                event = await queue.get()
-                try:
-                    await self._delivery_event(event)
-                except Exception:
-                    log.exception("could not notify delivery event %s", event.get("kind"))
-
-    async def _delivery_event(self, event: dict[str, Any]) -> None:
-        from edgeplane.observe.notify import Message
-
-        kind = event.get("kind", "")
-        severity = self.NOTIFY_EVENTS.get(kind)
-        if severity is None:
-            return
-        labels = {"alertname": "delivery", "event": kind, "app": event.get("app", ""), "env": event.get("env", ""),
-                  "severity": severity}  # fmt: skip
-        route = self.hub.alerting.route_for(labels)
-        if not route.receivers:
-            return
-        at = float(event.get("at") or self.clock())
-        title = f"[{kind.upper().replace('_', ' ')}] {labels['app']}/{labels['env']}"
-        alert = {"status": "firing", "labels": labels,
-                 "annotations": {"summary": event.get("message", ""), "rollout": event.get("rollout", "")},
-                 "startsAt": iso(at), "endsAt": iso(at), "fingerprint": fingerprint(labels)}  # fmt: skip
-        message = Message(kind="event", title=title, severity=severity,
-                          group_key=f"delivery:{labels['app']}/{labels['env']}", group_labels=labels, alerts=[alert],
-                          text=str(event.get("message", "")))  # fmt: skip
-        for name in route.receivers:
-            await self.hub.notifier.send(name, message)
 
     # -- persistence ---------------------------------------------------------------------------------------
     async def _save(self, now: float) -> None:
