@@ -325,12 +325,14 @@ class AlertingConfig(_Strict):
                 raise ValueError(f"rule {rule.name!r} names unknown receivers {missing}; known: {sorted(known)}")
         return self
 
-    def receiver(self, name: str) -> ReceiverConfig:
-        return next(r for r in self.receivers if r.name == name)
+    def receiver(self, name: str) -> ReceiverConfig | None:
+        return next((r for r in self.receivers if r.name == name), None)
 
-    def route_for(self, labels: dict[str, Any]) -> RouteConfig:
-        for route in self.routes:
+    def route_for(self, labels: dict[str, Any]) -> tuple[int, RouteConfig]:
+        """The first route whose ``match`` labels all equal ``labels``', with its index; no match: -1 and the
+        default route (every receiver, pagerduty ones as pagers)."""
+        for i, route in enumerate(self.routes):
             if all(str(labels.get(k)) == v for k, v in route.match.items()):
-                return route
-        return RouteConfig(receivers=[r.name for r in self.receivers if r.kind != "pagerduty"],
+                return i, route
+        return -1, RouteConfig(receivers=[r.name for r in self.receivers if r.kind != "pagerduty"],
                            pagers=[r.name for r in self.receivers if r.kind == "pagerduty"])  # fmt: skip

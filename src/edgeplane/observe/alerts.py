@@ -19,18 +19,19 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import delete, insert, select
 
+from edgeplane.config.deploy import format_duration
 from edgeplane.config.observe import RouteConfig, RuleConfig, WebhookAction
 from edgeplane.control.schema import alert_groups, alerts
 from edgeplane.errors import EdgeplaneError, NotFound
 from edgeplane.observe.delivery_events import follow_delivery
 from edgeplane.observe.evaluate import Evaluation, Sample
+from edgeplane.observe.notify import NOT_ENDED, Message, iso_time
 from edgeplane.observe.rules import compile_rule
 from edgeplane.observe.silences import Silences
 from edgeplane.observe.slo import BURN_ALERTS, SLOs, SLOTarget
 
 if TYPE_CHECKING:
     from edgeplane.observe.hub import Observability
-    from edgeplane.observe.notify import Message
 
 __all__ = ["AlertRule", "Alerts", "Instance", "fingerprint"]
 
@@ -48,9 +49,8 @@ def fingerprint(labels: dict[str, str]) -> str:
 
 
 def iso(at: float | None) -> str:
-    if at is None:
-        return "0001-01-01T00:00:00Z"
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z"
+    """An Alertmanager time: ``NOT_ENDED`` for none."""
+    return NOT_ENDED if at is None else iso_time(at)
 
 
 @dataclass
@@ -177,8 +177,8 @@ class Alerts:
             return [] if worst is None else [Sample(target.labels(), worst, breached)]
 
         windows = ", ".join(
-            f"{c.factor:g}x over {self._fmt(target.scaled(c.long, resolution))}"
-            f"+{self._fmt(target.scaled(c.short, resolution))}"
+            f"{c.factor:g}x over {format_duration(target.scaled(c.long, resolution))}"
+            f"+{format_duration(target.scaled(c.short, resolution))}"
             for c in conditions
         )
         summary = f"SLO {target.name} of {target.app}/{target.env} burns its error budget ({windows})"
@@ -186,12 +186,6 @@ class Alerts:
         name = f"slo-{severity}:{target.app}/{target.env}/{target.name}"
         labels = {"alertname": "SLOBurnRate", "slo_alert": severity}
         return AlertRule(name, PAGE_SEVERITY[severity], 0.0, labels, summary, actions, None, evaluate, "slo")
-
-    @staticmethod
-    def _fmt(seconds: float) -> str:
-        from edgeplane.config.deploy import format_duration
-
-        return format_duration(seconds)
 
     async def _all_rules(self) -> list[AlertRule]:
         rules = [self._rule(r) for r in self.hub.alerting.rules]
@@ -372,15 +366,8 @@ class Alerts:
                                                {"alert": inst.fingerprint})  # fmt: skip
 
     # -- notifications -------------------------------------------------------------------------------------
-    def _route(self, inst: Instance) -> tuple[int, RouteConfig]:
-        config = self.hub.alerting
-        for i, route in enumerate(config.routes):
-            if all(str(inst.labels.get(k)) == v for k, v in route.match.items()):
-                return i, route
-        return -1, config.route_for(inst.labels)
-
     def _group_key(self, inst: Instance) -> tuple[str, dict[str, str], RouteConfig]:
-        index, route = self._route(inst)
+        index, route = self.hub.alerting.route_for(inst.labels)
         labels = {k: inst.labels.get(k, "") for k in route.group_by}
         key = f"{index}:" + ",".join(f"{k}={v}" for k, v in labels.items())
         return key, labels, route
@@ -429,7 +416,7 @@ class Alerts:
                 if incident is not None:
                     await self.hub.incidents.add_event(
                         incident["id"], "escalated", "alerts",
-                        f"not acknowledged after {self._fmt(route.escalate_after or 0)}: escalated to "
+                        f"not acknowledged after {format_duration(route.escalate_after or 0)}: escalated to "
                         f"{', '.join(route.escalate_to)}",
                     )  # fmt: skip
         for inst in resolved:
@@ -449,7 +436,7 @@ class Alerts:
         return now - group.first_at >= route.escalate_after and not await self._acknowledged(group, insts)
 
     def _send_resolved(self, name: str) -> bool:
-        receiver = next((r for r in self.hub.alerting.receivers if r.name == name), None)
+        receiver = self.hub.alerting.receiver(name)
         return receiver is None or receiver.send_resolved
 
     async def _acknowledged(self, group: Group, insts: list[Instance]) -> bool:
@@ -459,8 +446,6 @@ class Alerts:
         return incident is not None and incident.get("state") == "acknowledged"
 
     def message(self, kind: MessageKind, group: Group, insts: list[Instance]) -> Message:
-        from edgeplane.observe.notify import Message
-
         firing = [i for i in insts if i.state == "firing"]
         insts = sorted(insts, key=lambda i: -SEVERITY_RANK.get(i.labels.get("severity", ""), 0))
         first = insts[0]  # the most severe: a page grouped with a ticket still pages

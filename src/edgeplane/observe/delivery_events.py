@@ -42,7 +42,7 @@ async def notify_delivery(hub: Observability, event: dict[str, Any], now: float)
         return
     labels = {"alertname": "delivery", "event": kind, "app": event.get("app", ""), "env": event.get("env", ""),
               "severity": severity}  # fmt: skip
-    route = hub.alerting.route_for(labels)
+    _, route = hub.alerting.route_for(labels)
     if not route.receivers:
         return
     at = float(event.get("at") or now)

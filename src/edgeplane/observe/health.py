@@ -86,16 +86,17 @@ class _Binding:
 Check = Callable[[], Awaitable[dict[str, Any] | None]]
 
 
+def iso_ms(at: float) -> str:
+    """UTC ISO 8601 to the millisecond, ``Z``-suffixed (probe results, health reports)."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def safe_reason(exc: BaseException, limit: int = 200) -> str:
     """An exception's first line, with any ``scheme://user:password@`` credentials removed."""
     message = exc.message if isinstance(exc, EdgeplaneError) else str(exc)
     first = (message.strip().splitlines() or [""])[0]
     reason = _CREDENTIALS.sub(r"\1***@", first) or type(exc).__name__
     return reason[:limit]
-
-
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def _run(name: str, check: Check, timeout: float) -> tuple[str, dict[str, Any]]:
@@ -244,7 +245,7 @@ def _staleness(last: float | None, since: float, step: float, what: str) -> dict
     """Degraded when ``last`` (or the node's start, before the first run) is more than STALE_STEPS steps ago."""
     now = time.time()
     age = now - (last or since)
-    details = {"last_at": _iso(last) if last else None, "age_s": round(age, 2), "step_s": step}
+    details = {"last_at": iso_ms(last) if last else None, "age_s": round(age, 2), "step_s": step}
     if age > STALE_STEPS * step:
         raise Failed(f"{what} has not run for {age:.0f} s (every {step:g} s expected)", "degraded", details)
     return details
@@ -416,7 +417,7 @@ async def check(
         "version": __version__,
         "colo": control.config.colo,
         "uptime_s": round(now - started, 1),
-        "checked_at": _iso(now),
+        "checked_at": iso_ms(now),
         "components": components,
     }
 

@@ -207,7 +207,7 @@ class Notifier:
         return row_id
 
     def _receiver(self, name: str) -> ReceiverConfig | None:
-        return next((r for r in self.config().receivers if r.name == name), None)
+        return self.config().receiver(name)
 
     def _unknown(self, name: str) -> str:
         known = ", ".join(r.name for r in self.config().receivers) or "none"

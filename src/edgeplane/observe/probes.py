@@ -26,14 +26,13 @@ import time
 import zlib
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from edgeplane.bindings.analytics import AnalyticsDataset, spool_dir
 from edgeplane.config.observe import ProbeConfig
-from edgeplane.observe.health import safe_reason
+from edgeplane.observe.health import iso_ms, safe_reason
 
 if TYPE_CHECKING:
     from edgeplane.control.service import ControlPlane
@@ -72,10 +71,6 @@ def public_url(url: str) -> str:
     return _CREDENTIALS.sub(r"\1", url)
 
 
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
     at: float
@@ -85,7 +80,7 @@ class ProbeResult:
     error: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"at": _iso(self.at), "ok": self.ok, "latency_ms": round(self.latency_ms, 2), "status": self.status,
+        return {"at": iso_ms(self.at), "ok": self.ok, "latency_ms": round(self.latency_ms, 2), "status": self.status,
                 "error": self.error}  # fmt: skip
 
 
