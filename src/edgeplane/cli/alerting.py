@@ -13,6 +13,7 @@ from rich.text import Text
 from edgeplane.cli.alerts import alerts, epoch_time
 from edgeplane.cli.client import current_client
 from edgeplane.cli.output import console, emit, table
+from edgeplane.config.deploy import format_duration
 
 __all__ = ["COMMANDS"]
 
@@ -23,10 +24,7 @@ SEVERITY_STYLES = {"critical": "bold red", "high": "red", "warning": "yellow", "
 def _age(at: float | None) -> str:
     if not at:
         return ""
-    seconds = max(0, time.time() - at)
-    from edgeplane.config.deploy import format_duration
-
-    return format_duration(seconds)
+    return format_duration(max(0, time.time() - at))
 
 
 @alerts.command("list")

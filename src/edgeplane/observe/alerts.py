@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import delete, insert, select
 
 from edgeplane.config.deploy import format_duration
-from edgeplane.config.observe import RouteConfig, RuleConfig, WebhookAction
+from edgeplane.config.observe import AlertingConfig, RouteConfig, RuleConfig, WebhookAction
 from edgeplane.control.schema import alert_groups, alerts
 from edgeplane.errors import EdgeplaneError, NotFound
 from edgeplane.observe.delivery_events import follow_delivery
@@ -120,6 +120,7 @@ class Alerts:
         self._events: asyncio.Task[None] | None = None
         self._dirty: set[str] = set()
         self._saved_groups: list[dict[str, Any]] | None = None
+        self._compiled: tuple[AlertingConfig | None, list[AlertRule]] = (None, [])
         self._cycle_lock = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -188,7 +189,9 @@ class Alerts:
         return AlertRule(name, PAGE_SEVERITY[severity], 0.0, labels, summary, actions, None, evaluate, "slo")
 
     async def _all_rules(self) -> list[AlertRule]:
-        rules = [self._rule(r) for r in self.hub.alerting.rules]
+        if self._compiled[0] is not self.hub.alerting:  # the file's rules are parsed once per (re)load
+            self._compiled = (self.hub.alerting, [self._rule(r) for r in self.hub.alerting.rules])
+        rules = list(self._compiled[1])
         for target in await self.slos.targets():
             if target.slo.alerts:
                 rules += [self._slo_rule(target, "page"), self._slo_rule(target, "ticket")]
