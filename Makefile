@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test soak test-deps lint format bench bench-bindings bench-delivery bench-observe bench-deps install clean
+.PHONY: up test soak test-deps lint format bench bench-bindings bench-delivery bench-observe bench-edge bench-deps install clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 install: $(STAMP)
@@ -63,6 +63,10 @@ bench-delivery: install
 ## Observability: gateway throughput with it on vs off, alert rule evaluation, /metrics scrape (~3 min).
 bench-observe: install bench-deps
 	$(BIN)/python bench/observe.py
+
+## Edge: cache HIT vs NGINX proxy_cache, the full WAF/rate-limit/JWT pipeline vs the bare proxy (~3 min).
+bench-edge: install bench-deps
+	$(BIN)/python bench/edge.py
 
 clean:
 	rm -rf $(VENV) .edgeplane build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -147,9 +147,13 @@ def with_children(pid: int) -> list[int]:
     return pids
 
 
-def run_wrk(port: int, seconds: float, connections: int) -> dict[str, Any]:
+def run_wrk(
+    port: int, seconds: float, connections: int, path: str = "/", headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     cmd = ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
-    url = f"http://127.0.0.1:{port}/"
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
+    url = f"http://127.0.0.1:{port}{path}"
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
 
     def latency(pct: str) -> float:
@@ -167,9 +171,12 @@ def run_wrk(port: int, seconds: float, connections: int) -> dict[str, Any]:
     return {"rps": float(rps[1]), "requests": int(done[1]), "p50": p50, "p99": p99, "errors": errors}
 
 
-def measure(name: str, port: int, pids: list[int], seconds: float, connections: int) -> Round:
+def measure(
+    name: str, port: int, pids: list[int], seconds: float, connections: int, path: str = "/",
+    headers: dict[str, str] | None = None,
+) -> Round:  # fmt: skip
     before = cpu_seconds(pids)
-    w = run_wrk(port, seconds, connections)
+    w = run_wrk(port, seconds, connections, path, headers)
     cpu = cpu_seconds(pids) - before
     us = cpu / max(w["requests"], 1) * 1e6
     return Round(name, w["rps"], w["p50"], w["p99"], us, cpu / seconds * 100, w["requests"], w["errors"])

@@ -28,6 +28,8 @@ def test_prompt_lab_routes(platform: RunningPlatform) -> None:
     assert deadline_ok.status_code == 200 and deadline_ok.json() == {"status": "ok"}
     templates = platform.get("/api/prompts/templates")
     assert templates.json()["count"] == 3 and templates.headers["cache-control"] == "public, max-age=60"
+    again = platform.get("/api/prompts/templates")  # the example's prompt-templates cache policy
+    assert again.headers["edgeplane-cache-status"] == "HIT" and again.json() == templates.json()
     assert platform.get("/api/prompts/templates?category=analysis").json()["count"] == 1
     assert platform.get("/api/prompts/templates/classify").json()["id"] == "classify"
     assert platform.get("/api/prompts/templates/nope").status_code == 404

@@ -102,3 +102,89 @@ def test_parse_route(pattern: str, host: str, prefix: str, wildcard: bool) -> No
 def test_bad_routes(pattern: str) -> None:
     with pytest.raises(ValueError):
         parse_route(pattern)
+
+
+APP = 'name = "api"\nmain = "app.py"\n'
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "words"),
+    [
+        (
+            '[[waf.rules]]\nid = "r"\naction = "block"\nexpression = \'http.request.urii eq "/"\'\n',
+            "waf.rules[0].expression",
+            ["column 1", "did you mean 'http.request.uri'"],
+        ),
+        ('[[waf.rules]]\nid = "r"\naction = "deny"\nexpression = "true"\n', "waf.rules[0].action", ["block"]),
+        (
+            '[[cache.policies]]\nname = "p"\nmatch = \'starts_with(http.host "a")\'\n',
+            "cache.policies[0].match",
+            ["column"],
+        ),
+        (
+            '[[cache.policies]]\nname = "p"\nmatch = "true"\nbypass = true\nttl = "1h"\n',
+            "cache.policies[0]",
+            ["bypass = true"],
+        ),
+        (
+            '[[rate_limits]]\nname = "r"\nperiod = "1m"\nrequests = { premium = 5 }\n',
+            "rate_limits[0].requests",
+            ["'anonymous' or 'authenticated'"],
+        ),
+        ('[[rate_limits]]\nname = "r"\nperiod = "0s"\nrequests = 5\n', "rate_limits[0].period", ["between 1s"]),
+        (
+            '[[rate_limits]]\nname = "r"\nperiod = "1m"\nrequests = 5\ncharacteristics = ["ua"]\n',
+            "rate_limits[0].characteristics",
+            ["header:<name>"],
+        ),
+        (
+            '[[access.policies]]\nname = "a"\nmatch = "true"\nips = ["10.0.0.0/33"]\n',
+            "access.policies[0].ips",
+            ["CIDR"],
+        ),
+        ('[[geo.policies]]\nname = "g"\nallow = ["US"]\nblock = ["KP"]\n', "geo.policies[0]", ["not both"]),
+        ('[[geo.policies]]\nname = "g"\nblock = ["Korea"]\n', "geo.policies[0].block", ["alpha-2"]),
+        ('[auth.jwt]\nalgorithms = ["HS256"]\n', "auth.jwt", ["secret_env"]),
+        ('[auth.jwt]\nalgorithms = ["none"]\njwks_url = "https://x/jwks"\n', "auth.jwt.algorithms", ["RS256"]),
+    ],
+)
+def test_edge_sections_name_the_key_and_the_fix(tmp_path: Path, section: str, key: str, words: list[str]) -> None:
+    message = error_of(tmp_path, APP + section)
+    assert f"'{key}" in message, message
+    for word in words:
+        assert word in message, message
+
+
+def test_edge_sections_load(tmp_path: Path) -> None:
+    config = load_app_config(
+        write(
+            tmp_path,
+            APP
+            + """
+[[cache.policies]]
+name = "templates"
+match = 'starts_with(http.request.uri.path, "/templates")'
+ttl = "1h"
+key = { query = ["lang"] }
+
+[[rate_limits]]
+name = "auth"
+match = 'starts_with(http.request.uri.path, "/auth")'
+period = "1m"
+requests = { anonymous = 10, authenticated = 60, premium = 200 }
+unlimited = ["admin"]
+
+[[access.policies]]
+name = "admin"
+match = 'starts_with(http.request.uri.path, "/admin")'
+email_domains = ["@Example.com"]
+""",
+        )
+    )
+    assert config.cache.policies[0].ttl == 3600
+    rule = config.rate_limits[0]
+    assert rule.period == 60
+    assert [
+        rule.limit_for(t, a) for t, a in (("anonymous", False), ("premium", True), ("gold", True), ("admin", True))
+    ] == [10, 200, 60, None]
+    assert config.access.policies[0].email_domains == ["example.com"]

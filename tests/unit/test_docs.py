@@ -18,6 +18,17 @@ from edgeplane.config.deploy import (
     RollingConfig,
     SmokeCheck,
 )
+from edgeplane.config.edge import (
+    AccessPolicy,
+    CachePolicy,
+    EdgeServerSettings,
+    GeoPolicy,
+    JWTConfig,
+    ManagedRulesConfig,
+    RateLimitRule,
+    SecurityHeaders,
+    WAFRule,
+)
 from edgeplane.config.observe import (
     AlertingConfig,
     LoggingSettings,
@@ -104,3 +115,16 @@ def test_every_cli_command_is_documented() -> None:
 def test_readme_starts_with_the_two_setup_commands() -> None:
     head = (DOCS.parent / "README.md").read_text().splitlines()[:6]
     assert any(line.startswith("make up") for line in head) and any(line.startswith("make test") for line in head)
+
+
+@pytest.mark.parametrize(
+    ("model", "page"),
+    [(CachePolicy, "cache.md"), (WAFRule, "waf.md"), (ManagedRulesConfig, "waf.md"),
+     (RateLimitRule, "rate-limiting.md"), (JWTConfig, "access.md"), (AccessPolicy, "access.md"),
+     (GeoPolicy, "access.md"), (SecurityHeaders, "access.md"),
+     (EdgeServerSettings, "cache.md rate-limiting.md access.md")],
+)  # fmt: skip
+def test_every_edge_key_is_in_a_reference_table(model: type, page: str) -> None:
+    """Each key of the edge sections appears in a table row of its page."""
+    rows = [line for name in page.split() for line in (DOCS / name).read_text().splitlines() if line.startswith("|")]
+    assert [key for key in model.model_fields if not any(f"`{key}`" in row for row in rows)] == []

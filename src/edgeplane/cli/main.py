@@ -12,6 +12,7 @@ from edgeplane.cli import (
     alerting,
     alerts,
     analytics,
+    cache,
     d1,
     deploy,
     health,
@@ -69,6 +70,7 @@ for module in (
     tail,
     slo,
     observe,
+    cache,
 ):
     for command in module.COMMANDS:
         cli.add_command(command)

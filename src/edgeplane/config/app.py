@@ -20,6 +20,15 @@ from edgeplane.config.bindings import (
     check_bindings,
 )
 from edgeplane.config.deploy import DeployConfig
+from edgeplane.config.edge import (
+    AccessConfig,
+    AuthConfig,
+    CacheConfig,
+    GeoConfig,
+    RateLimitRule,
+    SecurityHeaders,
+    WAFConfig,
+)
 from edgeplane.config.observe import SLOConfig
 
 __all__ = ["AppConfig", "EnvConfig", "Route", "RuntimeConfig", "parse_route"]
@@ -138,6 +147,20 @@ class AppConfig(_Strict):
     """How new versions roll out (``edgeplane deploy --strategy``); see docs/delivery.md."""
     slos: list[SLOConfig] = []
     """Service level objectives (``[[slos]]``); see docs/alerting.md."""
+    cache: CacheConfig = CacheConfig()
+    """HTTP cache policies (``[cache]``, ``[[cache.policies]]``); see docs/cache.md."""
+    waf: WAFConfig = WAFConfig()
+    """Custom WAF rules and the managed rules (``[[waf.rules]]``, ``[waf.managed]``); see docs/waf.md."""
+    rate_limits: list[RateLimitRule] = []
+    """``[[rate_limits]]``; see docs/rate-limiting.md."""
+    auth: AuthConfig = AuthConfig()
+    """``[auth.jwt]``: bearer token validation; see docs/access.md."""
+    access: AccessConfig = AccessConfig()
+    """``[[access.policies]]``: who may reach which paths; see docs/access.md."""
+    geo: GeoConfig = GeoConfig()
+    """``[[geo.policies]]``: countries allowed/blocked per path, GDPR consent; see docs/access.md."""
+    security_headers: SecurityHeaders = SecurityHeaders()
+    """Headers added to responses (CSP, HSTS, nosniff, frame and referrer policies); see docs/access.md."""
     env: dict[str, EnvConfig] = {}
     server: dict[str, object] | None = None
     """Platform settings for ``edgeplane serve``/``dev``; validated separately as ServerConfig."""

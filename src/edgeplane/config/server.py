@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edgeplane.config.edge import EdgeServerSettings
 from edgeplane.config.observe import ObserveSettings
 
 __all__ = ["ServerConfig"]
@@ -52,6 +53,8 @@ class ServerConfig(BaseModel):
     """DuckDB threads of the analytics store. 1 runs queries and ingest in the calling thread: DuckDB's worker
     threads keep spinning after each task, which measured ~15% of the gateway's throughput on a 2-core machine
     (bench/observe.py). More threads speed up large analytics queries on machines with cores to spare."""
+    edge: EdgeServerSettings = EdgeServerSettings()
+    """Cache memory and shared tier, the rate-limit store, the geo database; see docs/cache.md."""
     observe: ObserveSettings = ObserveSettings()
     """Recording, alert evaluation, logging and tracing; see docs/observability.md."""
     database_url: str | None = None

@@ -14,6 +14,7 @@ from edgeplane import __version__
 from edgeplane.control.routes import (
     alerts,
     analytics,
+    cache,
     d1,
     deployments,
     incidents,
@@ -92,6 +93,7 @@ def create_admin_app(control: ControlPlane) -> FastAPI:
         probes.router,
         observe.router,
         metrics.router,
+        cache.router,
     ):
         api.include_router(router)
     return api

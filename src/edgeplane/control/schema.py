@@ -32,6 +32,7 @@ __all__ = [
     "alerts",
     "approvals",
     "audit",
+    "cache_purges",
     "deployments",
     "incident_events",
     "incidents",
@@ -270,6 +271,16 @@ incident_events = Table(
     Index("ix_incident_events_incident", "incident_id", "id"),
 )
 
+cache_purges = Table(
+    "cache_purges",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(10), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("actor", String(200), nullable=False),
+)
+
 
 def _initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[versions, deployments, tokens, audit])
@@ -284,10 +295,15 @@ def _observe(conn: Connection) -> None:
                                       incident_events])  # fmt: skip
 
 
+def _edge(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[cache_purges])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "versions, deployments, tokens, audit log", _initial),
     (2, "rollouts, their events and approvals", _rollouts),
     (3, "metric points, alerts, notifications, silences, incidents", _observe),
+    (4, "cache purges", _edge),
 ]
 
 

@@ -20,13 +20,15 @@ from edgeplane.config.app import AppConfig, Route
 from edgeplane.config.load import CONFIG_FILE, parse_app_config
 from edgeplane.config.server import ServerConfig
 from edgeplane.control.bindings import Bindings
+from edgeplane.control.purges import CachePurges
 from edgeplane.control.store import Store
 from edgeplane.control.tokens import TokenAuth
 from edgeplane.delivery.controller import RolloutController
 from edgeplane.delivery.splits import Split, validate_splits
 from edgeplane.delivery.versions import resolve_version
-from edgeplane.errors import BadRequest, Conflict, EdgeplaneError, Forbidden, NotFound
+from edgeplane.errors import BadRequest, ConfigError, Conflict, EdgeplaneError, Forbidden, NotFound
 from edgeplane.gateway.app import Gateway
+from edgeplane.gateway.edge_policy import EdgePolicy, compile_policy, failed_policy
 from edgeplane.gateway.routing import DeploymentTarget, RouteTable, VersionTarget
 from edgeplane.observe.hub import Observability
 from edgeplane.runtime.bundles import BundleStore
@@ -63,11 +65,13 @@ class ControlPlane:
         self.bundles = BundleStore(self.data_dir / "bundles")
         self.runtime = Runtime(self.data_dir / "logs")
         self.gateway = gateway
+        self._edge_policies: dict[str, EdgePolicy] = {}
         self.auth = TokenAuth(self.store)
         self.bindings = Bindings(self.store, self.data_dir, config.gateway_url())
         self.analytics = open_store(self.data_dir, threads=config.analytics_threads)
         gateway.objects.resolve = self.bindings.r2
         gateway.objects.secret = lambda: self.bindings.secret
+        gateway.secret = lambda: self.bindings.secret
         self._lock = asyncio.Lock()
         self._pinned: Counter[PoolKey] = Counter()
         self._healing: set[PoolKey] = set()
@@ -75,6 +79,7 @@ class ControlPlane:
         self._background: set[asyncio.Task[Any]] = set()
         self.rollouts = RolloutController(self)
         self.observe = Observability(self)
+        self.purges = CachePurges(self.store, gateway.cache, config.edge.purge_poll)
 
     async def start(self, preset_token: str | None = None) -> str | None:
         """Open the store, create the first admin token if needed, and bring back every current deployment."""
@@ -87,6 +92,8 @@ class ControlPlane:
         self.spawn(self._heal())
         await self.rollouts.start()
         await self.observe.start()
+        await self.purges.start()
+        self.spawn(self.purges.run())
         return token
 
     async def _restore(self) -> None:
@@ -172,6 +179,10 @@ class ControlPlane:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await self.runtime.close()
+        await self.gateway.cache.close()
+        await self.gateway.limiter.close()
+        for policy in self._edge_policies.values():
+            await policy.close()
         await self.analytics.close()  # after the workers: their last points are spooled by now
         await self.bindings.close()
         await self.store.close()
@@ -362,6 +373,8 @@ class ControlPlane:
         return AppConfig.model_validate(newest["config"]).environment(env).all_routes()
 
     def _check_routes(self, app: str, env: str, resolved: list[Any]) -> None:
+        for version, _ in resolved:
+            self._edge_policy(version, strict=True)  # e.g. an unset JWT secret variable: refuse, do not go live
         mine = {(r.wildcard_host, r.host, r.path_prefix) for r in self._routes_of(env, [v for v, _ in resolved])}
         for (other_app, other_env), target in self.gateway.routes.table.targets.items():
             if (other_app, other_env) == (app, env):
@@ -388,12 +401,39 @@ class ControlPlane:
                 vid = version["id"].encode()
                 public = vid if self.config.expose_version_header else b""
                 stats = self.gateway.stats.of(app, env, version["id"])
-                targets.append(VersionTarget(version["id"], split["percentage"], pool, vid, base, public, stats))
+                edge = self._edge_policy(version)
+                targets.append(VersionTarget(version["id"], split["percentage"], pool, vid, base, public, stats, edge))
             target = DeploymentTarget.build(app, env, d["id"], targets)
             entries += [(route, target) for route in self._routes_of(env, versions)]
             if self.config.fallback == f"{app}/{env}":
                 fallback = target
         self.gateway.routes.table = RouteTable(entries, fallback)
+
+    def live_edge_policies(self) -> dict[str, EdgePolicy]:
+        """The edge policies of every version serving traffic now, by version id."""
+        return {
+            v.version_id: v.edge
+            for target in self.gateway.routes.table.targets.values()
+            for v in target.versions
+            if v.edge is not None
+        }
+
+    def _edge_policy(self, version: dict[str, Any], *, strict: bool = False) -> EdgePolicy:
+        """The version's compiled edge policies (compiled once per version: a version's config never changes).
+        One that cannot be compiled here (a secret variable missing on this node) raises when ``strict``, else
+        serves 503s (``edge_policy_failed``) rather than the version without its security policies."""
+        policy = self._edge_policies.get(version["id"])
+        if policy is None:
+            try:
+                policy = compile_policy(AppConfig.model_validate(version["config"]))
+            except ConfigError as exc:
+                if strict:
+                    raise
+                log.error("version %s cannot serve: its edge policies fail here: %s", version["id"], exc.message)
+                return failed_policy(exc.message)
+            self._edge_policies[version["id"]] = policy
+            self.spawn(policy.start())
+        return policy
 
     async def _desired(self) -> tuple[set[PoolKey], set[PoolKey]]:
         """Pools that serve traffic now, and pools of recent fully-deployed versions kept warm for rollback."""

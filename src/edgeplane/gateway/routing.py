@@ -39,6 +39,8 @@ class VersionTarget:
     """The ``Edgeplane-Version`` response header value; empty when ``expose_version_header`` is off."""
     stats: VersionStats = field(default_factory=VersionStats)
     """The version's counters (kept by the gateway across table swaps; the observe stage fills it)."""
+    edge: Any = None
+    """The version's compiled edge policies (gateway/edge_policy.py ``EdgePolicy``); None: none configured."""
 
 
 @dataclass(frozen=True, eq=False)

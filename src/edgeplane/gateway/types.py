@@ -29,12 +29,14 @@ class RequestContext:
         "request_id",
         "route",
         "security",
+        "security_skip",
         "start",
         "status",
         "target",
         "trace",
         "user_id",
         "version",
+        "view",
     )
 
     def __init__(self, request_id: bytes, headers: dict[bytes, bytes], start: float) -> None:
@@ -58,10 +60,14 @@ class RequestContext:
         """``HIT``, ``MISS``, ``EXPIRED``, ``BYPASS``… as the cache stage decides; empty: not cacheable."""
         self.security = ""
         """What rate limiting or the WAF decided (``rate_limited``, ``waf_block``, ``waf_log``…); empty: passed."""
+        self.security_skip: frozenset[str] = frozenset()
+        """Phases a WAF ``skip`` rule switched off for this request (``rate_limits``, ``access``…)."""
         self.user_id = ""
         """The authenticated user's id as the auth stage knows it; analytics stores only a keyed hash of it."""
         self.cpu_ms = 0.0
         """Worker CPU time in ms when the worker reports it; 0 when unknown."""
+        self.view: Any = None
+        """The request as edge policies read it (``EdgeRequest``), once a stage needed it (stages/view.py)."""
 
     def log_fields(self) -> dict[str, str]:
         """``extra=`` for a log line about this request (request_id, app, env, version), so JSON logs carry them.

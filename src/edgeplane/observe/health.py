@@ -48,6 +48,7 @@ __all__ = ["CACHE_FOR", "CHECK_TIMEOUT", "Health", "Status", "check", "http_stat
            "safe_reason"]  # fmt: skip
 
 Status = Literal["healthy", "degraded", "unhealthy"]
+STATUS_ORDER = ("healthy", "degraded", "unhealthy")
 CHECK_TIMEOUT = 2.0
 """Seconds each component check may take before it counts as unhealthy."""
 CACHE_FOR = 1.0
@@ -378,10 +379,30 @@ async def _deployment_checks(control: ControlPlane, timeout: float) -> list[tupl
     return results
 
 
+async def _edge(control: ControlPlane) -> dict[str, Any] | None:
+    """The rate-limit store and the JWT key sets of live versions, the cache's shared tier."""
+    reports = {"rate_limiter": control.gateway.limiter.health()}
+    for version_id, policy in control.live_edge_policies().items():
+        jwt = policy.security.jwt if policy.security is not None else None
+        if jwt is not None:
+            reports[f"jwt:{version_id[:12]}"] = jwt.health()
+    shared = control.gateway.cache.shared
+    details: dict[str, Any] = dict(reports)
+    if shared is not None:
+        details["cache_shared_tier"] = {"errors": shared.errors, "last_error": shared.last_error}
+    worst = max((r.get("status", "healthy") for r in reports.values()), key=STATUS_ORDER.index)
+    if worst != "healthy":
+        bad = sorted(n for n, r in reports.items() if r.get("status", "healthy") != "healthy")
+        errors = "; ".join(f"{n}: {reports[n].get('error') or reports[n].get('status')}" for n in bad)
+        raise Failed(errors[:200], worst, details)
+    return details
+
+
 def _part_checks(control: ControlPlane, since: float, memory: dict[str, Any]) -> dict[str, Check]:
-    """The observability parts of ``control.observe``."""
+    """The observability parts of ``control.observe``, and the gateway's edge parts."""
     observe = control.observe
     return {
+        "edge": lambda: _edge(control),
         "metrics_recorder": lambda: _recorder(control, since),
         "alerts": lambda: _alerts(control, observe.alerts, since, memory),
         "request_analytics": lambda: _request_analytics(observe.requests, memory),

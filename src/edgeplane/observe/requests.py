@@ -19,7 +19,7 @@ blob3      colo                                        double4    bytes out (res
 blob4      country                                     double5    worker CPU ms (0: unknown)
 blob5      method
 blob6      route pattern (``(fallback)``, or empty)
-blob7      cache status (empty: not cacheable)
+blob7      cache status (HIT, MISS, STALE, EXPIRED, REVALIDATED, BYPASS; empty: no cache stage)
 blob8      rate-limit/WAF outcome (empty: passed)
 blob9      user id hash (empty: anonymous)
 blob10     request id
@@ -199,7 +199,8 @@ _TOTALS = f"""SELECT sum(_sample_interval) AS requests, sumIf(_sample_interval, 
   sumIf(_sample_interval, double1 >= 200 AND double1 < 300) AS c2,
   sumIf(_sample_interval, double1 >= 300 AND double1 < 400) AS c3,
   sumIf(_sample_interval, double1 >= 400 AND double1 < 500) AS c4, sumIf(_sample_interval, double1 >= 500) AS c5,
-  sumIf(_sample_interval, blob7 = 'HIT') AS cache_hits, sumIf(_sample_interval, blob7 <> '') AS cacheable,
+  sumIf(_sample_interval, blob7 IN ('HIT', 'STALE', 'REVALIDATED')) AS cache_hits,
+  sumIf(_sample_interval, blob7 NOT IN ('', 'BYPASS')) AS cacheable,
   {{quantiles}}
 FROM {DATASET} WHERE {{where}}"""
 _TOP = f"""SELECT {{column}} AS value, sum(_sample_interval) AS requests FROM {DATASET} WHERE {{where}}

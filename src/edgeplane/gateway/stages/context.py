@@ -6,6 +6,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from edgeplane.edge.geoip import GeoIP
 from edgeplane.gateway.types import ASGIApp, Receive, RequestContext, Scope, Send
 
 __all__ = ["Context", "ContextConfig"]
@@ -20,6 +21,8 @@ class ContextConfig:
     client_ip_header: str | None = None
     """Trusted request header carrying the client ip; of a comma list, the last value (the one the trusted proxy
     in front of us appended; earlier values are whatever the client sent)."""
+    geoip: GeoIP | None = None
+    """A MaxMind-format database for requests without the country header."""
 
 
 class Context:
@@ -27,6 +30,7 @@ class Context:
         self.app = app
         self.country_header = config.country_header.lower().encode() if config.country_header else None
         self.ip_header = config.client_ip_header.lower().encode() if config.client_ip_header else None
+        self.geoip = config.geoip
         self._prefix = os.urandom(4).hex()
         self._seq = 0
 
@@ -41,6 +45,8 @@ class Context:
             ctx.client_ip = scope["client"][0].encode()
         if self.country_header:
             ctx.country = headers.get(self.country_header, b"")
+        if not ctx.country and self.geoip is not None and ctx.client_ip:
+            ctx.country = self.geoip.country(ctx.client_ip.decode("latin-1")).encode()
         host = headers.get(b"host", b"")
         ctx.host = host.decode("latin-1").split(":", 1)[0].lower() if host else ""
         scope["edgeplane"] = ctx

@@ -1,0 +1,74 @@
+"""Cache keys: version + host + path + normalised query (+ the headers, cookies and country a policy names),
+and the variant suffix an origin's ``Vary`` adds.
+
+The version is part of the key so a canary's responses never reach the stable version's clients and a rollback
+never serves the bad version's cached responses.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from edgeplane.config.edge import CacheKeyConfig
+
+__all__ = ["DEFAULT_KEY", "cache_key", "normalise_query", "variant_key"]
+
+DEFAULT_KEY = CacheKeyConfig()
+
+
+def normalise_query(raw: bytes, key: CacheKeyConfig) -> str:
+    """The query as it counts for the key: parameters sorted (``?b=2&a=1`` and ``?a=1&b=2`` are one entry),
+    filtered by the policy's include/ignore lists."""
+    if not raw or key.query == "none":
+        return ""
+    if key.query == "all" and not key.ignore_query and b"&" not in raw:
+        return raw.decode("latin-1")  # one parameter: nothing to sort
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+    if isinstance(key.query, list):
+        wanted = set(key.query)
+        pairs = [p for p in pairs if p[0] in wanted]
+    elif key.ignore_query:
+        ignored = set(key.ignore_query)
+        pairs = [p for p in pairs if p[0] not in ignored]
+    pairs.sort()
+    return urlencode(pairs)
+
+
+def cache_key(
+    version: str,
+    host: str,
+    path: str,
+    raw_query: bytes,
+    key: CacheKeyConfig,
+    headers: dict[bytes, bytes],
+    country: bytes,
+) -> tuple[str, str]:
+    """``(key, url)``: the lookup key and the ``host/path?query`` URL purges match."""
+    query = normalise_query(raw_query, key)
+    url = f"{host}{path}?{query}" if query else f"{host}{path}"
+    if key is DEFAULT_KEY:
+        return f"{version}|{url}", url
+    parts = [version, url]
+    for name in key.headers:
+        parts.append(headers.get(name.lower().encode("latin-1"), b"").decode("latin-1"))
+    if key.cookies:
+        jar = _cookies(headers.get(b"cookie", b""))
+        parts += [jar.get(name, "") for name in key.cookies]
+    if key.country:
+        parts.append(country.decode("latin-1"))
+    return "|".join(parts), url
+
+
+def variant_key(primary: str, vary: tuple[bytes, ...], headers: dict[bytes, bytes]) -> str:
+    """The key of the variant of ``primary`` a request selects (its values of the ``Vary`` headers)."""
+    values = [headers.get(name, b"").decode("latin-1") for name in vary]
+    return primary + "|v:" + "\x1f".join(values)
+
+
+def _cookies(raw: bytes) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in raw.decode("latin-1").split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            out[name] = value
+    return out

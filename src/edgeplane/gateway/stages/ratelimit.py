@@ -1,0 +1,108 @@
+"""Stage: rate limits (``[[rate_limits]]``). Every rule whose ``match`` is true counts the request against the
+client's limit for its tier: the client is the user id when a token said who it is, else the ip, plus the
+rule's ``characteristics``. Over a ``block`` rule's limit: 429 with ``Retry-After`` and ``RateLimit`` headers;
+under it, the tightest rule's ``RateLimit`` headers go on the response."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from edgeplane.config.edge import RateLimitRule
+from edgeplane.edge.ratelimit import Decision, Limiter
+from edgeplane.edge.request import EdgeRequest
+from edgeplane.gateway.stages.view import edge_request
+from edgeplane.gateway.types import ASGIApp, Message, Receive, RequestContext, Scope, Send
+
+__all__ = ["RateLimit", "RateRules"]
+
+log = logging.getLogger("edgeplane.security")
+Predicate = Callable[[Any], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class RateRules:
+    """An app version's ``[[rate_limits]]``: (compiled match, rule) in order."""
+
+    rules: tuple[tuple[Predicate, RateLimitRule], ...]
+
+
+def client_key(rule: RateLimitRule, view: EdgeRequest) -> str:
+    """Who is counted: ``u:<user id>`` or ``ip:<address>``, then the rule's characteristics."""
+    who = f"u:{view.identity.user_id}" if view.identity is not None else f"ip:{view.ip}"
+    if not rule.characteristics:
+        return who
+    parts = [who]
+    for name in rule.characteristics:
+        if name == "country":
+            parts.append(view.country)
+        elif name == "path":
+            parts.append(view.path)
+        elif name.startswith("header:"):
+            parts.append(view.header(name[7:]))
+        else:
+            parts.append(view.cookies.get(name[7:], ""))
+    return "|".join(parts)
+
+
+class RateLimit:
+    def __init__(self, app: ASGIApp, limiter: Limiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ctx: RequestContext = scope["edgeplane"]
+        edge = ctx.version.edge
+        rules: RateRules | None = edge.rate_limits if edge is not None else None
+        if rules is None or not rules.rules or "rate_limits" in ctx.security_skip:
+            await self.app(scope, receive, send)
+            return
+        view = edge_request(scope, ctx)
+        identity = view.identity
+        tier = identity.tier if identity is not None else "anonymous"
+        tightest: tuple[Decision, str] | None = None
+        target = ctx.target
+        for predicate, rule in rules.rules:
+            if not predicate(view):
+                continue
+            limit = rule.limit_for(tier, identity is not None)
+            if limit is None:
+                continue
+            key = f"{target.app}/{target.env}|{rule.name}|{client_key(rule, view)}"
+            if limit == 0:  # the rule denies this tier
+                decision = Decision(False, 0, 0, rule.period, rule.period, rule.period)
+            else:
+                decision = await self.limiter.hit(key, limit, rule.period)
+            if not decision.allowed:
+                ctx.security = f"rate_limited:{rule.name}"
+                log.info("rate limit %s: %s over %d/%gs", rule.name, key, limit, rule.period, extra=ctx.log_fields())
+                if rule.action == "block":
+                    await _too_many(send, ctx, rule, decision)
+                    return
+            if tightest is None or decision.remaining < tightest[0].remaining:
+                tightest = (decision, rule.name)
+        if tightest is None:
+            await self.app(scope, receive, send)
+            return
+        extra = tightest[0].headers(tightest[1])
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+async def _too_many(send: Send, ctx: RequestContext, rule: RateLimitRule, decision: Decision) -> None:
+    body = orjson.dumps({"error": {"code": "rate_limited", "message": f"rate limit {rule.name!r} exceeded",
+                                   "rule": rule.name, "retry_after": decision.retry_after}})  # fmt: skip
+    ctx.status, ctx.bytes_out = 429, len(body)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += decision.headers(rule.name) + ctx.response_headers()
+    await send({"type": "http.response.start", "status": 429, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
