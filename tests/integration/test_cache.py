@@ -124,6 +124,14 @@ def test_concurrent_misses_for_one_key_make_one_origin_request(platform: Running
     assert count(platform, "/o/slow") == 1
 
 
+def test_waiting_requests_get_their_own_variant(platform: RunningPlatform) -> None:
+    url = "/o/cv?cc=public,max-age=60&vary=accept-language&sleep=0.5"
+    languages = ["en", "de", "fr", "en"]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda lang: platform.get(url, headers={"accept-language": lang}), languages))
+    assert [r.text.rsplit("=", 1)[1] for r in responses] == languages  # never another client's variant
+
+
 def test_stale_while_revalidate_serves_stale_and_refreshes_once(platform: RunningPlatform) -> None:
     assert platform.get("/short/s?sleep=0.3").headers[STATUS] == "MISS"
     time.sleep(1.2)  # edge_ttl 1s: stale, within stale_while_revalidate 10s

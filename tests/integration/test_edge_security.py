@@ -33,6 +33,12 @@ action = "skip"
 skip = ["rules", "managed", "rate_limits"]
 
 [[waf.rules]]
+id = "partner"
+expression = 'http.request.headers["x-partner"] eq "1"'
+action = "skip"
+skip = ["rate_limits"]
+
+[[waf.rules]]
 id = "no-wp"
 expression = 'starts_with(http.request.uri.path, "/wp-admin")'
 action = "block"
@@ -58,7 +64,7 @@ action = "log"
 name = "auth"
 match = 'starts_with(http.request.uri.path, "/api/auth")'
 period = "1m"
-requests = { anonymous = 3, authenticated = 5 }
+requests = { anonymous = 3, authenticated = 5, banned = 0 }
 unlimited = ["admin"]
 
 [[access.policies]]
@@ -150,6 +156,10 @@ def test_managed_rules_block_attacks_and_pass_prompts(platform: RunningPlatform)
     xss = platform.gateway.post("/comments", json={"text": "<script>alert(document.cookie)</script>"},
                                 headers={"host": "localhost"})  # fmt: skip
     assert xss.status_code == 403
+    untyped = platform.gateway.post(
+        "/comments", content=b"{\"q\": \"1' OR '1'='1' --\"}", headers={"host": "localhost"}
+    )  # no Content-Type: still inspected
+    assert untyped.status_code == 403, untyped.text
     prompt = "How do I write a SELECT with a JOIN in postgres? My name is O'Brien and I use <b>bold</b>."
     ok = platform.gateway.post("/prompts", json={"prompt": prompt}, headers={"host": "localhost"})
     assert ok.status_code == 200, ok.text
@@ -184,6 +194,16 @@ def test_rate_limits_by_tier_with_headers(platform: RunningPlatform) -> None:
     assert ok.status_code == 200 and ok.headers["ratelimit-limit"] == "5" and ok.headers["ratelimit-remaining"] == "4"
     admin = bearer(token("root", tier="admin"))
     assert all(platform.get("/api/auth/x", headers=admin).status_code == 200 for _ in range(8))
+    banned = platform.get("/api/auth/x", headers=bearer(token("troll", tier="banned")))  # 0: the tier is denied
+    assert banned.status_code == 403 and banned.json()["error"]["code"] == "tier_not_allowed"
+    assert "retry-after" not in banned.headers
+
+
+def test_a_skip_of_rate_limits_leaves_the_other_rules_on(platform: RunningPlatform) -> None:
+    partner = {"x-partner": "1"}
+    assert platform.get("/wp-admin/", headers=partner).status_code == 403  # later block rules still run
+    statuses = {platform.get("/api/auth/partner", headers=partner).status_code for _ in range(6)}
+    assert statuses == {200}  # ...but the partner is not rate limited
 
 
 def test_access_policy_reasons(platform: RunningPlatform) -> None:

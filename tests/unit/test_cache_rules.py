@@ -86,7 +86,14 @@ def test_statuses_and_stale_windows() -> None:
     assert (from_policy.swr, from_policy.sie) == (10, 60)
     strict = life({b"cache-control": b"max-age=5, must-revalidate, stale-if-error=600"})
     assert strict.must_revalidate and strict.sie == 0
-    assert life({b"cache-control": b"no-cache, max-age=60"}).fresh == 0
+    no_cache = life({b"cache-control": b"no-cache, max-age=60"}, policy(stale_if_error="1h"))
+    assert no_cache.fresh == 0 and no_cache.sie == 0 and no_cache.swr == 0  # revalidated on every use, never stale
+
+
+def test_expires_without_date_counts_from_receipt() -> None:
+    from email.utils import formatdate
+
+    assert life({b"expires": formatdate(NOW + 600, usegmt=True).encode()}).fresh == pytest.approx(600, abs=1)
 
 
 def test_keys_normalise_the_query_and_add_what_the_policy_names() -> None:
@@ -94,15 +101,25 @@ def test_keys_normalise_the_query_and_add_what_the_policy_names() -> None:
     assert normalise_query(b"a=1&utm_source=x", CacheKeyConfig(ignore_query=["utm_source"])) == "a=1"
     assert normalise_query(b"a=1&lang=en&x=2", CacheKeyConfig(query=["lang"])) == "lang=en"
     assert normalise_query(b"a=1", CacheKeyConfig(query="none")) == ""
-    key, url = cache_key("v1", "api.example.com", "/t", b"b=2&a=1", DEFAULT_KEY, {}, b"")
+    key, url = cache_key("v1", "api.example.com", b"/t", b"b=2&a=1", DEFAULT_KEY, {}, b"")
     assert url == "api.example.com/t?a=1&b=2" and key == "v1|api.example.com/t?a=1&b=2"
-    assert cache_key("v2", "api.example.com", "/t", b"a=1&b=2", DEFAULT_KEY, {}, b"")[0] != key  # versions
+    assert cache_key("v2", "api.example.com", b"/t", b"a=1&b=2", DEFAULT_KEY, {}, b"")[0] != key  # versions
     custom = CacheKeyConfig(headers=["Accept-Language"], cookies=["plan"], country=True)
     headers = {b"accept-language": b"de", b"cookie": b"plan=pro; other=1"}
-    k1, _ = cache_key("v1", "h", "/p", b"", custom, headers, b"DE")
-    k2, _ = cache_key("v1", "h", "/p", b"", custom, {**headers, b"cookie": b"plan=free"}, b"DE")
+    k1, _ = cache_key("v1", "h", b"/p", b"", custom, headers, b"DE")
+    k2, _ = cache_key("v1", "h", b"/p", b"", custom, {**headers, b"cookie": b"plan=free"}, b"DE")
     assert k1 != k2 and k1.endswith("|de|pro|DE")
     assert variant_key("k", (b"accept-language",), headers) != variant_key("k", (b"accept-language",), {})
+    # no request can forge another's key: separators in the path or a header are escaped
+    forged, _ = cache_key("v1", "h", b"/page|v:zz", b"", DEFAULT_KEY, {}, b"")
+    assert forged == "v1|h/page%7Cv:zz" and "|v:" not in forged
+    assert (
+        cache_key("v1", "h", b"/a%3Fb=1", b"", DEFAULT_KEY, {}, b"")[0]
+        != cache_key("v1", "h", b"/a", b"b=1", DEFAULT_KEY, {}, b"")[0]
+    )
+    gzip = variant_key("k", (b"accept-encoding",), {b"accept-encoding": b"gzip, deflate, br, zstd"})
+    assert gzip == variant_key("k", (b"accept-encoding",), {b"accept-encoding": b"br;q=1, zstd, deflate, gzip"})
+    assert gzip != variant_key("k", (b"accept-encoding",), {})
 
 
 def entry(url: str, size: int = 100, stored: float = NOW, tags: frozenset[str] = frozenset()) -> CacheEntry:

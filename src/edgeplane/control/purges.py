@@ -8,36 +8,38 @@ import asyncio
 import logging
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 
 from edgeplane.control.schema import cache_purges
 from edgeplane.control.store import Store
-from edgeplane.edge.cache.store import Purge
+from edgeplane.edge.cache.keys import DEFAULT_KEY, normalise_query
+from edgeplane.edge.cache.store import PURGE_HORIZON, Purge
 from edgeplane.errors import BadRequest
 from edgeplane.gateway.stages.cache import HttpCache
 
 __all__ = ["CachePurges", "purge_url_key"]
 
 log = logging.getLogger("edgeplane.cache")
-KEEP = 7 * 86400.0
+KEEP = PURGE_HORIZON
+OVERLAP = 30.0
+"""Seconds of purges read again each poll, for transactions that commit out of order."""
 MAX_ITEMS = 500
 
 
 def purge_url_key(url: str, kind: str) -> str:
-    """``https://Example.com/a?b=1`` -> ``example.com/a?b=1`` (the form cache entries record); a prefix or URL
-    may also be given without a scheme."""
+    """``https://Example.com/caf%C3%A9?b=2&a=1`` -> ``example.com/caf%C3%A9?a=1&b=2``: the form cache entries
+    record (the raw path, the query normalised as the cache key does it); a scheme is optional."""
     value = url.strip()
     if "://" not in value:
         value = "http://" + value
     parts = urlsplit(value)
     if not parts.hostname:
         raise BadRequest(f"{url!r} has no host: give example.com/path", code="invalid_purge")
-    out = parts.hostname.lower() + (parts.path or "/")
-    if kind == "url" and parts.query:
-        out += "?" + "&".join(sorted(parts.query.split("&")))
-    return out
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    query = normalise_query(parts.query.encode("latin-1"), DEFAULT_KEY) if kind == "url" else ""
+    return (parts.hostname.lower() + path + (f"?{query}" if query else "")).replace("|", "%7C")
 
 
 class CachePurges:
@@ -45,7 +47,8 @@ class CachePurges:
         self.store = store
         self.cache = cache
         self.poll = poll
-        self.seen = 0
+        self.seen: set[int] = set()
+        self.last_at = 0.0
 
     async def start(self) -> None:
         """Apply the purges of the last week (entries in the shared tier may be older than this process)."""
@@ -79,17 +82,18 @@ class CachePurges:
         return {"purged": [{"kind": k, "value": v} for k, v in items], "at": at, "removed_here": removed}
 
     async def sync(self) -> int:
-        """Apply purges recorded since the last call (by this node or others); how many were new."""
-        horizon = time.time() - KEEP
+        """Apply purges recorded since the last call (by this node or others); how many were new. Reads by time
+        with an overlap, not by id: on PostgreSQL a purge with a lower id may commit after a higher one."""
+        since = max(self.last_at - OVERLAP, time.time() - KEEP)
         async with self.store.engine.connect() as conn:
-            query = select(cache_purges).where(cache_purges.c.id > self.seen, cache_purges.c.at >= horizon)
-            rows = (await conn.execute(query.order_by(cache_purges.c.id))).all()
-            if not rows and self.seen == 0:
-                self.seen = (await conn.execute(select(func.coalesce(func.max(cache_purges.c.id), 0)))).scalar_one()
-        for row in rows:
-            self.seen = max(self.seen, row.id)
+            query = select(cache_purges).where(cache_purges.c.at >= since).order_by(cache_purges.c.at)
+            rows = (await conn.execute(query)).all()
+        new = [row for row in rows if row.id not in self.seen]
+        for row in new:
             self.cache.purge(Purge(row.kind, row.value, row.at))
-        return len(rows)
+            self.last_at = max(self.last_at, row.at)
+        self.seen = {row.id for row in rows if row.at >= self.last_at - OVERLAP}
+        return len(new)
 
     async def run(self) -> None:
         while True:

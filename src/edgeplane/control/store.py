@@ -6,6 +6,7 @@ SQLAlchemy Core on an async engine: SQLite (aiosqlite, WAL) by default; a Postgr
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,6 +46,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(url)
+        self._numbering = asyncio.Lock()
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
@@ -77,13 +79,15 @@ class Store:
     async def add_version(
         self, *, app: str, digest: str, message: str, tag: str | None, author: str, config: dict[str, Any]
     ) -> dict[str, Any]:
-        """Record a version with the next number; concurrent uploads each get their own number."""
-        for attempt in range(NUMBER_RETRIES):
-            try:
-                return await self._add_version(app, digest, message, tag, author, config)
-            except IntegrityError:
-                if attempt == NUMBER_RETRIES - 1:
-                    raise
+        """Record a version with the next number; concurrent uploads each get their own number (one at a time
+        in this process; the unique constraint and a retry settle races with other processes)."""
+        async with self._numbering:
+            for attempt in range(NUMBER_RETRIES):
+                try:
+                    return await self._add_version(app, digest, message, tag, author, config)
+                except IntegrityError:
+                    if attempt == NUMBER_RETRIES - 1:
+                        raise
         raise AssertionError("unreachable")
 
     async def _add_version(

@@ -66,9 +66,7 @@ def _security(config: AppConfig) -> SecurityRules | None:
     access = tuple((compile_expression(p.match), p, compile_networks(p.ips)) for p in config.access.policies)
     if not (custom or managed or geo or access or jwt):
         return None
-    used: set[str] = set()
-    for rule in waf.rules:
-        used |= fields_used(rule.expression)
+    used = _fields(config)
     inspect = waf.managed.inspect_body_bytes if managed is not None else 0
     if used & BODY_FIELDS:
         inspect = max(inspect, waf.managed.inspect_body_bytes or 64 * 1024)
@@ -85,6 +83,18 @@ def _security(config: AppConfig) -> SecurityRules | None:
     )
 
 
+def _fields(config: AppConfig) -> set[str]:
+    """Every field any of the app's expressions reads (the bot score and the body are prepared only if one does)."""
+    expressions = [r.expression for r in config.waf.rules]
+    expressions += [p.match for p in config.cache.policies] + [r.match for r in config.rate_limits]
+    expressions += [p.match for p in config.geo.policies] + [p.match for p in config.access.policies]
+    expressions += [r.match for r in config.security_headers.routes]
+    used: set[str] = set()
+    for text in expressions:
+        used |= fields_used(text)
+    return used
+
+
 def _verifier(config: JWTConfig) -> JWTVerifier:
     secret = None
     if config.secret_env:
@@ -95,12 +105,15 @@ def _verifier(config: JWTConfig) -> JWTVerifier:
                 "`edgeplane serve` (tokens cannot be checked without it)",
                 key="auth.jwt.secret_env",
             )
-    return JWTVerifier(
-        algorithms=config.algorithms, secret=secret, public_keys_pem=config.public_keys, jwks_url=config.jwks_url,
-        issuer=config.issuer, audience=config.audience, leeway=config.leeway, user_claim=config.user_claim,
-        tier_claim=config.tier_claim, email_claim=config.email_claim, mfa_claim=config.mfa_claim,
-        jwks_cache_seconds=config.jwks_cache,
-    )  # fmt: skip
+    try:
+        return JWTVerifier(
+            algorithms=config.algorithms, secret=secret, public_keys_pem=config.public_keys, jwks_url=config.jwks_url,
+            issuer=config.issuer, audience=config.audience, leeway=config.leeway, user_claim=config.user_claim,
+            tier_claim=config.tier_claim, email_claim=config.email_claim, mfa_claim=config.mfa_claim,
+            jwks_cache_seconds=config.jwks_cache,
+        )  # fmt: skip
+    except ValueError as exc:  # a short secret, a key that does not fit the algorithms...
+        raise ConfigError(f"[auth.jwt]: {exc}", key="auth.jwt") from None
 
 
 def failed_policy(reason: str) -> EdgePolicy:

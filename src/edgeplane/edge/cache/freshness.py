@@ -74,7 +74,7 @@ def lifetime(
     refused = _refusal(d, headers, policy, authorized)
     if refused:
         return Lifetime(False, reason=refused)
-    explicit = _explicit(d, headers, targeted is not None)
+    explicit = _explicit(d, headers, targeted is not None, now)
     fresh = explicit
     if policy is not None and policy.edge_ttl is not None:
         fresh = policy.edge_ttl
@@ -85,7 +85,7 @@ def lifetime(
     if status not in CACHEABLE_BY_DEFAULT and explicit is None:
         return NOT_STORED_STATUS
     if "no-cache" in d and d["no-cache"] is None:
-        fresh = 0.0  # storable, but every use is revalidated
+        return Lifetime(True, 0.0, 0.0, 0.0, True)  # storable, but every use is revalidated, never stale
     if "must-revalidate" in d or "proxy-revalidate" in d:
         return Lifetime(True, fresh, 0.0, 0.0, True)  # RFC 9111 §5.2.2.2: never served stale
     swr = _seconds(d, "stale-while-revalidate")
@@ -112,8 +112,9 @@ def _refusal(d: Directives, headers: dict[bytes, bytes], policy: CachePolicy | N
     return ""
 
 
-def _explicit(d: Directives, headers: dict[bytes, bytes], targeted: bool) -> float | None:
-    """The origin's own freshness lifetime, or None when it gave none."""
+def _explicit(d: Directives, headers: dict[bytes, bytes], targeted: bool, now: float) -> float | None:
+    """The origin's own freshness lifetime, or None when it gave none; ``Expires`` counts from ``Date``, or from
+    ``now`` when the response has none (RFC 9110 §6.6.1: the recipient's clock)."""
     if not targeted:
         shared = _seconds(d, "s-maxage")
         if shared is not None:
@@ -127,9 +128,7 @@ def _explicit(d: Directives, headers: dict[bytes, bytes], targeted: bool) -> flo
     try:
         until = parsedate_to_datetime(expires.decode("latin-1")).timestamp()
         date = headers.get(b"date")
-        base = parsedate_to_datetime(date.decode("latin-1")).timestamp() if date else None
+        base = parsedate_to_datetime(date.decode("latin-1")).timestamp() if date else now
     except (ValueError, TypeError):
         return 0.0  # an invalid Expires means "already expired" (RFC 9111 §5.3)
-    if base is None:
-        return None
     return max(0.0, until - base)

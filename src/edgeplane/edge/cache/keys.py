@@ -14,6 +14,7 @@ from edgeplane.config.edge import CacheKeyConfig
 __all__ = ["DEFAULT_KEY", "cache_key", "normalise_query", "variant_key"]
 
 DEFAULT_KEY = CacheKeyConfig()
+CODINGS = ("br", "deflate", "gzip", "zstd")
 
 
 def normalise_query(raw: bytes, key: CacheKeyConfig) -> str:
@@ -21,8 +22,6 @@ def normalise_query(raw: bytes, key: CacheKeyConfig) -> str:
     filtered by the policy's include/ignore lists."""
     if not raw or key.query == "none":
         return ""
-    if key.query == "all" and not key.ignore_query and b"&" not in raw:
-        return raw.decode("latin-1")  # one parameter: nothing to sort
     pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
     if isinstance(key.query, list):
         wanted = set(key.query)
@@ -37,15 +36,18 @@ def normalise_query(raw: bytes, key: CacheKeyConfig) -> str:
 def cache_key(
     version: str,
     host: str,
-    path: str,
+    raw_path: bytes,
     raw_query: bytes,
     key: CacheKeyConfig,
     headers: dict[bytes, bytes],
     country: bytes,
 ) -> tuple[str, str]:
-    """``(key, url)``: the lookup key and the ``host/path?query`` URL purges match."""
+    """``(key, url)``: the lookup key and the ``host/path?query`` URL purges match. The path is the raw one
+    (still percent-encoded: ``/a%3Fb`` and ``/a?b`` are different resources); ``|`` in any part is escaped, so
+    no request can make its key look like another's."""
     query = normalise_query(raw_query, key)
-    url = f"{host}{path}?{query}" if query else f"{host}{path}"
+    path = raw_path.decode("latin-1")
+    url = (f"{host}{path}?{query}" if query else f"{host}{path}").replace("|", "%7C")
     if key is DEFAULT_KEY:
         return f"{version}|{url}", url
     parts = [version, url]
@@ -56,12 +58,18 @@ def cache_key(
         parts += [jar.get(name, "") for name in key.cookies]
     if key.country:
         parts.append(country.decode("latin-1"))
-    return "|".join(parts), url
+    return "|".join([parts[0], parts[1], *(p.replace("|", "%7C") for p in parts[2:])]), url
 
 
 def variant_key(primary: str, vary: tuple[bytes, ...], headers: dict[bytes, bytes]) -> str:
-    """The key of the variant of ``primary`` a request selects (its values of the ``Vary`` headers)."""
-    values = [headers.get(name, b"").decode("latin-1") for name in vary]
+    """The key of the variant of ``primary`` a request selects (its values of the ``Vary`` headers;
+    ``Accept-Encoding`` reduced to the codings it accepts, so browsers share a handful of variants)."""
+    values = []
+    for name in vary:
+        value = headers.get(name, b"").decode("latin-1")
+        if name == b"accept-encoding":
+            value = ",".join(sorted(c for c in CODINGS if c in value.lower()))
+        values.append(value.replace("|", "%7C"))
     return primary + "|v:" + "\x1f".join(values)
 
 

@@ -19,9 +19,11 @@ import orjson
 
 from edgeplane.bindings.kv.base import KVBackend
 
-__all__ = ["CacheEntry", "MemoryTier", "Purge", "PurgeList", "SharedTier"]
+__all__ = ["PURGE_HORIZON", "CacheEntry", "MemoryTier", "Purge", "PurgeList", "SharedTier"]
 
 log = logging.getLogger("edgeplane.cache")
+PURGE_HORIZON = 7 * 86400.0
+"""How long purges are remembered; no tier keeps an entry longer, so none can outlive a purge it missed."""
 KEEP = 600.0
 """Seconds an entry with an ``ETag`` or ``Last-Modified`` is kept past its freshness, for revalidation."""
 ENTRY_OVERHEAD = 400
@@ -126,7 +128,7 @@ class Purge:
 class PurgeList:
     """Purges of the last ``keep`` seconds (entries older than that cannot be in any tier any more)."""
 
-    def __init__(self, keep: float = 7 * 86400) -> None:
+    def __init__(self, keep: float = PURGE_HORIZON) -> None:
         self.keep = keep
         self.items: list[Purge] = []
         self.newest = 0.0
@@ -202,7 +204,8 @@ class SharedTier:
 
     async def put(self, key: str, entry: CacheEntry) -> None:
         try:
-            await self.backend.put("c:" + key, entry.to_bytes(), int(entry.expires()) + 1, None)
+            until = min(entry.expires(), entry.stored + PURGE_HORIZON)
+            await self.backend.put("c:" + key, entry.to_bytes(), int(until) + 1, None)
         except Exception as exc:
             self._failed("write", exc)
 

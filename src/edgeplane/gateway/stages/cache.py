@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeplane.config.edge import CachePolicy, EdgeServerSettings
-from edgeplane.edge.cache.freshness import Lifetime, lifetime
+from edgeplane.edge.cache.entries import header_map, new_entry, not_modified, refreshed, served_headers, vary_of
+from edgeplane.edge.cache.freshness import lifetime
 from edgeplane.edge.cache.keys import DEFAULT_KEY, cache_key, variant_key
-from edgeplane.edge.cache.store import CacheEntry, MemoryTier, Purge, PurgeList, SharedTier
+from edgeplane.edge.cache.store import PURGE_HORIZON, CacheEntry, MemoryTier, Purge, PurgeList, SharedTier
 from edgeplane.gateway.stages.view import edge_request
 from edgeplane.gateway.types import ASGIApp, Message, Receive, RequestContext, Scope, Send
 
@@ -32,12 +33,9 @@ __all__ = ["Cache", "HttpCache"]
 
 log = logging.getLogger("edgeplane.cache")
 STATUS = b"edgeplane-cache-status"
-# Not stored: hop-by-hop and framing (set again when served), our own headers, the targeted field for us.
-UNSTORED = frozenset(
-    {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"date", b"age", b"proxy-connection",
-     b"trailer", b"edgeplane-cache-control", b"edgeplane-request-id", b"edgeplane-version", b"edgeplane-cache-status"}
-)  # fmt: skip
 CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since", b"if-match", b"if-unmodified-since", b"if-range"})
+COALESCE_WAIT = 10.0
+"""Seconds a request waits for another's fetch of the same key before fetching for itself."""
 Predicate = Callable[[Any], bool]
 
 
@@ -57,7 +55,7 @@ class HttpCache:
         self.shared = shared
         self.purges = PurgeList()
         self.max_object = settings.cache_max_object
-        self.inflight: dict[str, asyncio.Future[CacheEntry | None]] = {}
+        self.inflight: dict[str, asyncio.Future[tuple[CacheEntry, str] | None]] = {}
         self.refreshing: set[str] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.counts: dict[str, int] = {}
@@ -70,7 +68,7 @@ class HttpCache:
                 self.memory.put(key, entry)
         if entry is None:
             return None
-        if self.purges.purged(entry) or entry.expires() <= now:
+        if self.purges.purged(entry) or entry.expires() <= now or entry.stored < now - PURGE_HORIZON:
             self.memory.delete(key)
             return None
         return entry
@@ -124,8 +122,10 @@ class _Capture:
     def __init__(
         self, send: Send | None, limit: int, extra: list[tuple[bytes, bytes]],
         hold: Callable[[int], bool] = lambda status: False,
+        on_start: Callable[[int, list[tuple[bytes, bytes]]], None] | None = None,
     ) -> None:  # fmt: skip
         self.send = send
+        self.on_start = on_start
         self.limit = limit
         self.extra = extra
         self.hold = hold
@@ -142,14 +142,16 @@ class _Capture:
             self.status = message["status"]
             self.headers = message.get("headers", [])
             self.held = self.hold(self.status)
+            if self.on_start is not None:
+                self.on_start(self.status, self.headers)
             if not self.held and self.send is not None:
                 headers = [h for h in self.headers if h[0] != b"edgeplane-cache-control"] + self.extra
                 await self.send({**message, "headers": headers})
             return
         body = message.get("body", b"")
-        if not self.overflow:
+        if not self.overflow and not self.held:  # a held answer (304, 5xx) is never stored or replayed
             self.size += len(body)
-            if self.size > self.limit and not self.held:
+            if self.size > self.limit:
                 self.overflow, self.chunks = True, []
             else:
                 self.chunks.append(body)
@@ -157,6 +159,21 @@ class _Capture:
             self.complete = True
         if not self.held and self.send is not None:
             await self.send(message)
+
+
+@dataclass(slots=True)
+class _Lookup:
+    """One request as the cache sees it."""
+
+    scope: Scope
+    ctx: RequestContext
+    policy: CachePolicy | None
+    primary: str
+    """The key without a variant (where a ``Vary`` marker lives)."""
+    key: str
+    """The key of this request's entry (the primary key, or its variant)."""
+    url: str
+    authorized: bool
 
 
 class Cache:
@@ -182,24 +199,27 @@ class Cache:
         ):
             await self._bypass(scope, receive, send, ctx)
             return
-        key, url = cache_key(
-            ctx.version.version_id, ctx.host, scope["path"], scope.get("query_string", b""),
-            policy.key if policy is not None else DEFAULT_KEY, ctx.headers, ctx.country,
+        primary, url = cache_key(
+            ctx.version.version_id, ctx.host, scope.get("raw_path") or scope["path"].encode(),
+            scope.get("query_string", b""), policy.key if policy is not None else DEFAULT_KEY, ctx.headers,
+            ctx.country,
         )  # fmt: skip
         now = time.time()
+        key = primary
         entry = await self.cache.lookup(key, now)
         if entry is not None and entry.status == 0:  # the origin said Vary: look up this request's variant
-            key = variant_key(key, entry.vary, ctx.headers)
+            key = variant_key(primary, entry.vary, ctx.headers)
             entry = await self.cache.lookup(key, now)
-        if entry is None:
-            await self._miss(scope, receive, send, ctx, policy, key, url, authorized)
-        elif now < entry.fresh_until:
-            await self._serve(scope, send, ctx, entry, "HIT", now)
-        elif now < entry.swr_until:
-            self._refresh(scope, ctx, policy, key, url, entry, authorized)
-            await self._serve(scope, send, ctx, entry, "STALE", now)
+        req = _Lookup(scope, ctx, policy, primary, key, url, authorized)
+        if entry is not None and now < entry.fresh_until:
+            await self._serve(req, send, entry, "HIT", now)
+        elif entry is not None and now < entry.swr_until:
+            self._refresh(req, entry)
+            await self._serve(req, send, entry, "STALE", now)
+        elif entry is not None and method == "GET":
+            await self._revalidate(req, receive, send, entry)
         else:
-            await self._revalidate(scope, receive, send, ctx, policy, key, url, entry, authorized)
+            await self._miss(req, receive, send)
 
     async def _bypass(self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
         ctx.cache_status = "BYPASS"
@@ -207,138 +227,155 @@ class Cache:
 
         async def marked(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (STATUS, b"BYPASS")]}
+                headers = [h for h in message.get("headers", []) if h[0] != b"edgeplane-cache-control"]
+                message = {**message, "headers": [*headers, (STATUS, b"BYPASS")]}
             await send(message)
 
         await self.app(scope, receive, marked)
 
-    async def _miss(
-        self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext, policy: CachePolicy | None,
-        key: str, url: str, authorized: bool,
-    ) -> None:  # fmt: skip
-        waiting = self.cache.inflight.get(key)
-        if waiting is not None:  # another request is fetching this key: take its result
-            entry = await asyncio.shield(waiting)
-            if entry is not None:
-                await self._serve(scope, send, ctx, entry, "HIT", time.time())
-                return
-        future: asyncio.Future[CacheEntry | None] = asyncio.get_running_loop().create_future()
-        leader = waiting is None
+    async def _miss(self, req: _Lookup, receive: Receive, send: Send) -> None:
+        """Fetch from the origin. Plain GETs for one key share one fetch: the first fetches, the others wait for
+        its entry (at most ``COALESCE_WAIT``, and only while it may still be stored) and are served it when it is
+        their variant."""
+        ctx, scope = req.ctx, req.scope
+        plain = scope["method"] == "GET" and not any(k in CONDITIONAL for k in ctx.headers)
+        waiting = self.cache.inflight.get(req.primary) if plain else None
+        if waiting is not None:
+            done, _ = await asyncio.wait({waiting}, timeout=COALESCE_WAIT)
+            result = waiting.result() if done else None
+            if result is not None:
+                entry, key = result
+                if not entry.vary or variant_key(req.primary, entry.vary, ctx.headers) == key:
+                    await self._serve(req, send, entry, "HIT", time.time())
+                    return
+        leader = plain and waiting is None
+        future: asyncio.Future[tuple[CacheEntry, str] | None] = asyncio.get_running_loop().create_future()
         if leader:
-            self.cache.inflight[key] = future
+            self.cache.inflight[req.primary] = future
+
+        def release(result: tuple[CacheEntry, str] | None) -> None:
+            if leader and not future.done():
+                del self.cache.inflight[req.primary]
+                future.set_result(result)
+
+        def started(status: int, headers: list[tuple[bytes, bytes]]) -> None:
+            if not _may_store(status, header_map(headers), req):
+                release(None)  # the others need not wait for a body that will not be stored
+
         ctx.cache_status = "MISS"
         self.cache.count("MISS")
-        entry = None
+        fetched = time.time()
+        stored: tuple[CacheEntry, str] | None = None
         try:
-            capture = _Capture(send, self.cache.max_object, [(STATUS, b"MISS")])
+            capture = _Capture(send, self.cache.max_object, [(STATUS, b"MISS")], on_start=started)
             await self.app(scope, receive, capture)
-            entry = self._storable(scope, ctx, policy, key, url, capture, authorized)
+            stored = self._store(req, capture, fetched)
         finally:
-            if leader:
-                del self.cache.inflight[key]
-                future.set_result(entry)
+            release(stored)
 
-    async def _revalidate(
-        self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext, policy: CachePolicy | None,
-        key: str, url: str, entry: CacheEntry, authorized: bool,
-    ) -> None:  # fmt: skip
-        conditional = _conditional_scope(scope, entry)
+    async def _revalidate(self, req: _Lookup, receive: Receive, send: Send, entry: CacheEntry) -> None:
+        """A stale entry: ask the origin whether it is still current (conditionally when it has a validator)."""
         can_fall_back = time.time() < entry.sie_until
-        ctx.cache_status = "EXPIRED"
+        req.ctx.cache_status = "EXPIRED"
         capture = _Capture(
             send, self.cache.max_object, [(STATUS, b"EXPIRED")],
             lambda status: status == 304 or (status >= 500 and can_fall_back),
         )  # fmt: skip
-        await self.app(conditional, receive, capture)
+        fetched = time.time()
+        await self.app(_conditional_scope(req.scope, entry), receive, capture)
         now = time.time()
         if capture.held and capture.status >= 500:
-            log.info("origin answered %d for %s: serving the stale entry (stale-if-error)", capture.status, url)
-            await self._serve(scope, send, ctx, entry, "STALE", now)
+            log.info("origin answered %d for %s: serving the stale entry (stale-if-error)", capture.status, req.url)
+            await self._serve(req, send, entry, "STALE", now)
         elif capture.held:  # 304: what we have is still current
-            fresh = _refreshed(entry, capture.headers, policy, authorized, now)
+            fresh = refreshed(entry, capture.headers, req.policy, req.authorized, fetched)
             if fresh is not None:
-                self.cache.store(key, fresh)
-            await self._serve(scope, send, ctx, fresh or entry, "REVALIDATED", now)
+                self.cache.store(req.key, fresh)
+            await self._serve(req, send, fresh or entry, "REVALIDATED", now)
         else:  # a new response, already on its way to the client
             self.cache.count("EXPIRED")
-            self._storable(scope, ctx, policy, key, url, capture, authorized)
+            self._store(req, capture, fetched)
 
-    def _refresh(
-        self, scope: Scope, ctx: RequestContext, policy: CachePolicy | None, key: str, url: str,
-        entry: CacheEntry, authorized: bool,
-    ) -> None:  # fmt: skip
-        """Start one background revalidation of ``key`` (stale-while-revalidate); a second is not started while
-        one runs."""
-        if key in self.cache.refreshing:
+    def _refresh(self, req: _Lookup, entry: CacheEntry) -> None:
+        """Start one background revalidation of the entry (stale-while-revalidate); a second is not started
+        while one runs."""
+        if req.key in self.cache.refreshing:
             return
-        self.cache.refreshing.add(key)
-        background = _conditional_scope(scope, entry)
-        bctx = copy.copy(ctx)
-        bctx.request_id = ctx.request_id + b"-r"
+        self.cache.refreshing.add(req.key)
+        background = _conditional_scope(req.scope, entry)
+        bctx = copy.copy(req.ctx)
+        bctx.request_id = req.ctx.request_id + b"-r"
         bctx.trace = None
         background["edgeplane"] = bctx
+        breq = _Lookup(background, bctx, req.policy, req.primary, req.key, req.url, req.authorized)
 
         async def run() -> None:
             try:
                 capture = _Capture(None, self.cache.max_object, [])
-                await self.app(background, _no_body, capture)
-                now = time.time()
+                fetched = time.time()
+                await self.app(background, _no_body(), capture)
                 if capture.status == 304:
-                    fresh = _refreshed(entry, capture.headers, policy, authorized, now)
+                    fresh = refreshed(entry, capture.headers, req.policy, req.authorized, fetched)
                     if fresh is not None:
-                        self.cache.store(key, fresh)
+                        self.cache.store(req.key, fresh)
                 else:
-                    self._storable(background, bctx, policy, key, url, capture, authorized)
+                    self._store(breq, capture, fetched)
             except Exception:
-                log.warning("background refresh of %s failed", url, exc_info=True)
+                log.warning("background refresh of %s failed", req.url, exc_info=True)
             finally:
-                self.cache.refreshing.discard(key)
+                self.cache.refreshing.discard(req.key)
 
         self.cache._background(run())
 
-    def _storable(
-        self, scope: Scope, ctx: RequestContext, policy: CachePolicy | None, key: str, url: str,
-        capture: _Capture, authorized: bool,
-    ) -> CacheEntry | None:  # fmt: skip
-        """Store what the origin answered if RFC 9111 and the policy allow; the stored entry, else None."""
-        if not capture.complete or capture.overflow or scope["method"] != "GET" or capture.status in (206, 304):
+    def _store(self, req: _Lookup, capture: _Capture, fetched: float) -> tuple[CacheEntry, str] | None:
+        """Store what the origin answered if RFC 9111 and the policy allow: (entry, its key), else None.
+        ``fetched``: when the origin request started (a purge made while it ran still applies to it)."""
+        if not capture.complete or capture.overflow or req.scope["method"] != "GET":
             return None
-        headers = dict(capture.headers)
-        now = time.time()
-        life = lifetime(capture.status, headers, policy, authorized=authorized, now=now)
-        if not life.store:
+        headers = header_map(capture.headers)
+        if not _may_store(capture.status, headers, req):
             return None
-        vary = _vary(headers, policy)
-        if vary is None:
-            return None  # Vary: * — every request is different
-        entry = _entry(capture.status, capture.headers, b"".join(capture.chunks), life, now, url, headers, policy, vary)
+        life = lifetime(capture.status, headers, req.policy, authorized=req.authorized, now=fetched)
+        vary = vary_of(headers, req.policy)
+        assert vary is not None  # _may_store refused Vary: *
+        entry = new_entry(capture.status, capture.headers, b"".join(capture.chunks), life, fetched, req.url,
+                          req.policy, vary)  # fmt: skip
+        key = req.primary
         if vary:
-            marker = CacheEntry.make(0, (), b"", now, entry.fresh_until, entry.swr_until, entry.sie_until, url,
-                                     entry.tags, b"", b"", vary, 0.0, False)  # fmt: skip
-            self.cache.store(key.split("|v:", 1)[0], marker)
-            key = variant_key(key.split("|v:", 1)[0], vary, ctx.headers)
+            marker = CacheEntry.make(0, (), b"", fetched, entry.fresh_until, entry.swr_until, entry.sie_until,
+                                     req.url, entry.tags, b"", b"", vary, 0.0, False)  # fmt: skip
+            self.cache.store(req.primary, marker)
+            key = variant_key(req.primary, vary, req.ctx.headers)
         self.cache.store(key, entry)
-        return entry
+        return entry, key
 
-    async def _serve(
-        self, scope: Scope, send: Send, ctx: RequestContext, entry: CacheEntry, status: str, now: float
-    ) -> None:
+    async def _serve(self, req: _Lookup, send: Send, entry: CacheEntry, status: str, now: float) -> None:
+        ctx = req.ctx
         ctx.cache_status = status
         self.cache.count(status)
         ctx.status = entry.status
-        headers = list(entry.headers)
+        headers = served_headers(entry, req.policy)
         headers += ((b"age", str(entry.age(now)).encode()), (STATUS, status.encode()))
         headers += ctx.response_headers()
-        if _not_modified(ctx.headers, entry):
+        if not_modified(ctx.headers, entry):
             ctx.status = 304
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
-        headers.append((b"content-length", str(len(entry.body)).encode()))
+        if entry.status != 204:
+            headers.append((b"content-length", str(len(entry.body)).encode()))
         await send({"type": "http.response.start", "status": entry.status, "headers": headers})
-        body = b"" if scope["method"] == "HEAD" else entry.body
+        body = b"" if req.scope["method"] == "HEAD" else entry.body
         ctx.bytes_out = len(body)
         await send({"type": "http.response.body", "body": body})
+
+
+def _may_store(status: int, headers: dict[bytes, bytes], req: _Lookup) -> bool:
+    if status in (206, 304) or req.scope["method"] != "GET":
+        return False
+    if vary_of(headers, req.policy) is None:
+        return False  # Vary: * — every request is different
+    return lifetime(status, headers, req.policy, authorized=req.authorized, now=time.time()).store
 
 
 def _policy(rules: CacheRules, scope: Scope, ctx: RequestContext) -> CachePolicy | None:
@@ -351,76 +388,26 @@ def _policy(rules: CacheRules, scope: Scope, ctx: RequestContext) -> CachePolicy
     return None
 
 
-def _vary(headers: dict[bytes, bytes], policy: CachePolicy | None) -> tuple[bytes, ...] | None:
-    names = [n.strip().lower() for n in headers.get(b"vary", b"").split(b",") if n.strip()]
-    if b"*" in names:
-        return None
-    if policy is not None:
-        names += [v.lower().encode("latin-1") for v in policy.vary]
-    names = [n for n in names if n != b"accept-encoding"]  # the gateway never re-encodes: one variant
-    return tuple(sorted(set(names)))
-
-
-def _entry(
-    status: int, raw: list[tuple[bytes, bytes]], body: bytes, life: Lifetime, now: float, url: str,
-    headers: dict[bytes, bytes], policy: CachePolicy | None, vary: tuple[bytes, ...],
-) -> CacheEntry:  # fmt: skip
-    kept = [(k, v) for k, v in raw if k not in UNSTORED]
-    if policy is not None and policy.browser_ttl is not None:
-        kept = [(k, v) for k, v in kept if k not in (b"cache-control", b"expires")]
-        kept.append((b"cache-control", b"max-age=%d" % int(policy.browser_ttl)))
-    tags = {t.strip() for t in headers.get(b"cache-tag", b"").decode("latin-1").split(",") if t.strip()}
-    if policy is not None:
-        tags |= set(policy.tags)
-    fresh_until = now + life.fresh
-    try:
-        origin_age = float(headers.get(b"age", b"0"))
-    except ValueError:
-        origin_age = 0.0
-    return CacheEntry.make(
-        status, tuple(kept), body, now, fresh_until, fresh_until + life.swr, fresh_until + life.sie, url,
-        frozenset(tags), headers.get(b"etag", b""), headers.get(b"last-modified", b""), vary, origin_age,
-        life.must_revalidate,
-    )  # fmt: skip
-
-
-def _refreshed(
-    entry: CacheEntry, fresh_headers: list[tuple[bytes, bytes]], policy: CachePolicy | None, authorized: bool,
-    now: float,
-) -> CacheEntry | None:  # fmt: skip
-    """The entry after a 304: its headers updated by the 304's (RFC 9111 §4.3.4), aged from now."""
-    update = {k: v for k, v in fresh_headers if k not in UNSTORED and k != b"content-length"}
-    merged = [(k, v) for k, v in entry.headers if k not in update] + list(update.items())
-    headers = dict(merged)
-    life = lifetime(entry.status, headers, policy, authorized=authorized, now=now)
-    if not life.store:
-        return None
-    return _entry(entry.status, merged, entry.body, life, now, entry.url, headers, policy, entry.vary)
-
-
 def _conditional_scope(scope: Scope, entry: CacheEntry) -> Scope:
-    """A copy of ``scope`` asking the origin whether ``entry`` is still current."""
+    """A copy of the GET ``scope`` asking the origin whether ``entry`` is still current."""
     headers = [(k, v) for k, v in scope["headers"] if k not in CONDITIONAL]
     if entry.etag:
         headers.append((b"if-none-match", entry.etag))
     if entry.last_modified:
         headers.append((b"if-modified-since", entry.last_modified))
-    return {**scope, "headers": headers, "method": "GET"}
+    return {**scope, "headers": headers}
 
 
-def _not_modified(headers: dict[bytes, bytes], entry: CacheEntry) -> bool:
-    """Whether the client's own conditional request is answered by ``entry`` with 304 (RFC 9110 §13.2.2)."""
-    if entry.status != 200:
-        return False
-    inm = headers.get(b"if-none-match")
-    if inm is not None:
-        if not entry.etag:
-            return False
-        tags = {t.strip().removeprefix(b"W/") for t in inm.split(b",")}
-        return b"*" in tags or entry.etag.removeprefix(b"W/") in tags
-    ims = headers.get(b"if-modified-since")
-    return ims is not None and bool(entry.last_modified) and ims == entry.last_modified
+def _no_body() -> Receive:
+    """``receive`` of a background request: an empty body, then nothing (no disconnect) until it is done."""
+    sent = False
 
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.get_running_loop().create_future()  # never resolves: the "client" never leaves
+        raise AssertionError("unreachable")
 
-async def _no_body() -> Message:
-    return {"type": "http.request", "body": b"", "more_body": False}
+    return receive

@@ -61,30 +61,11 @@ class RateLimit:
         if rules is None or not rules.rules or "rate_limits" in ctx.security_skip:
             await self.app(scope, receive, send)
             return
-        view = edge_request(scope, ctx)
-        identity = view.identity
-        tier = identity.tier if identity is not None else "anonymous"
-        tightest: tuple[Decision, str] | None = None
-        target = ctx.target
-        for predicate, rule in rules.rules:
-            if not predicate(view):
-                continue
-            limit = rule.limit_for(tier, identity is not None)
-            if limit is None:
-                continue
-            key = f"{target.app}/{target.env}|{rule.name}|{client_key(rule, view)}"
-            if limit == 0:  # the rule denies this tier
-                decision = Decision(False, 0, 0, rule.period, rule.period, rule.period)
-            else:
-                decision = await self.limiter.hit(key, limit, rule.period)
-            if not decision.allowed:
-                ctx.security = f"rate_limited:{rule.name}"
-                log.info("rate limit %s: %s over %d/%gs", rule.name, key, limit, rule.period, extra=ctx.log_fields())
-                if rule.action == "block":
-                    await _too_many(send, ctx, rule, decision)
-                    return
-            if tightest is None or decision.remaining < tightest[0].remaining:
-                tightest = (decision, rule.name)
+        try:
+            tightest = await self._count(rules, edge_request(scope, ctx), ctx)
+        except _Denied as denied:
+            await _answer(send, ctx, denied)
+            return
         if tightest is None:
             await self.app(scope, receive, send)
             return
@@ -97,12 +78,53 @@ class RateLimit:
 
         await self.app(scope, receive, with_headers)
 
+    async def _count(self, rules: RateRules, view: EdgeRequest, ctx: RequestContext) -> tuple[Decision, str] | None:
+        """Count the request under every matching rule; the tightest allowing decision (for the response's
+        headers), or ``_Denied`` from the first ``block`` rule over its limit."""
+        identity = view.identity
+        tier = identity.tier if identity is not None else "anonymous"
+        tightest: tuple[Decision, str] | None = None
+        target = ctx.target
+        for predicate, rule in rules.rules:
+            if not predicate(view):
+                continue
+            limit = rule.limit_for(tier, identity is not None)
+            if limit is None:
+                continue
+            if limit == 0:  # the rule denies this tier outright: waiting would not help
+                ctx.security = f"rate_limited:{rule.name}"
+                if rule.action == "block":
+                    raise _Denied(403, rule, f"rate limit {rule.name!r} does not allow the {tier} tier", [])
+                continue
+            # the bucket is per rule, limit and period: a canary or a tier with another rate never shares one
+            key = f"{target.app}/{target.env}|{rule.name}|{limit}/{rule.period:g}|{client_key(rule, view)}"
+            decision = await self.limiter.hit(key, limit, rule.period)
+            if not decision.allowed:
+                ctx.security = f"rate_limited:{rule.name}"
+                log.info("rate limit %s: %s over %d/%gs", rule.name, key, limit, rule.period, extra=ctx.log_fields())
+                if rule.action == "block":
+                    raise _Denied(429, rule, f"rate limit {rule.name!r} exceeded", decision.headers(rule.name),
+                                  retry_after=decision.retry_after)  # fmt: skip
+                continue  # a log rule's denial is recorded, not advertised on the response
+            if tightest is None or decision.remaining < tightest[0].remaining:
+                tightest = (decision, rule.name)
+        return tightest
 
-async def _too_many(send: Send, ctx: RequestContext, rule: RateLimitRule, decision: Decision) -> None:
-    body = orjson.dumps({"error": {"code": "rate_limited", "message": f"rate limit {rule.name!r} exceeded",
-                                   "rule": rule.name, "retry_after": decision.retry_after}})  # fmt: skip
-    ctx.status, ctx.bytes_out = 429, len(body)
+
+class _Denied(Exception):
+    def __init__(
+        self, status: int, rule: RateLimitRule, message: str, headers: list[tuple[bytes, bytes]], **details: Any
+    ) -> None:
+        super().__init__(message)
+        self.status, self.rule, self.message, self.headers, self.details = status, rule, message, headers, details
+
+
+async def _answer(send: Send, ctx: RequestContext, denied: _Denied) -> None:
+    code = "rate_limited" if denied.status == 429 else "tier_not_allowed"
+    error = {"code": code, "message": denied.message, "rule": denied.rule.name, **denied.details}
+    body = orjson.dumps({"error": error})
+    ctx.status, ctx.bytes_out = denied.status, len(body)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += decision.headers(rule.name) + ctx.response_headers()
-    await send({"type": "http.response.start", "status": 429, "headers": headers})
+    headers += denied.headers + ctx.response_headers()
+    await send({"type": "http.response.start", "status": denied.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

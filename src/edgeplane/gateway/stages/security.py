@@ -25,6 +25,7 @@ from edgeplane.edge.geoip import GDPR_COUNTRIES
 from edgeplane.edge.jwt import InvalidToken, JWTVerifier, bearer_token
 from edgeplane.edge.managed import ManagedRules
 from edgeplane.edge.request import EdgeRequest
+from edgeplane.gateway.stages.limits import BodyTooLarge
 from edgeplane.gateway.stages.view import edge_request
 from edgeplane.gateway.types import ASGIApp, Message, Receive, RequestContext, Scope, Send
 
@@ -32,8 +33,13 @@ __all__ = ["Security", "SecurityRules", "WAFCustomRule"]
 
 log = logging.getLogger("edgeplane.security")
 Predicate = Callable[[Any], bool]
-INSPECTED_TYPES = (b"application/json", b"application/x-www-form-urlencoded", b"text/", b"multipart/form-data",
-                   b"application/xml", b"application/graphql")  # fmt: skip
+BINARY_TYPES = (b"image/", b"audio/", b"video/", b"font/", b"application/octet-stream", b"application/zip",
+                b"application/gzip", b"application/pdf", b"application/x-protobuf", b"application/grpc")  # fmt: skip
+"""Bodies not read for inspection."""
+TEXT_TYPES = (b"application/json", b"application/x-www-form-urlencoded", b"text/", b"multipart/form-data",
+              b"application/xml", b"application/graphql")  # fmt: skip
+"""Bodies always inspected. Any other (a missing Content-Type included: frameworks parse such bodies as JSON)
+is inspected when it is text (UTF-8 without NUL bytes); an uploaded binary file is not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +101,9 @@ class Security:
             _geo(rules, view)
             if "access" not in skip:
                 _access(rules, view)
+        except BodyTooLarge as exc:
+            await _send(send, ctx, _Answer(413, "body_too_large", str(exc), ""))
+            return
         except _Answer as answer:
             if answer.event:
                 ctx.security = answer.event
@@ -104,6 +113,12 @@ class Security:
                 await self._send_challenge(send, ctx, view)
             else:
                 await _send(send, ctx, answer)
+            return
+        except Exception:  # a request we cannot judge is not let through (and gets no stack trace)
+            log.exception("security checks failed on %s %s%s", scope["method"], ctx.host, scope["path"],
+                          extra=ctx.log_fields())  # fmt: skip
+            ctx.security = "waf_error"
+            await _send(send, ctx, _Answer(403, "waf_error", "the request could not be inspected", ""))
             return
         await self.app(scope, receive, send)
 
@@ -124,7 +139,9 @@ class Security:
         ctx.user_id = view.identity.user_id
 
     def _custom(self, rules: SecurityRules, view: EdgeRequest, ctx: RequestContext) -> frozenset[str]:
-        """Run the custom rules in order; what a ``skip`` rule switched off."""
+        """Run the custom rules in order; what ``skip`` rules switched off (the remaining custom rules only when
+        a skip names ``rules``)."""
+        skipped: frozenset[str] = frozenset()
         for rule in rules.custom:
             if not rule.predicate(view):
                 continue
@@ -134,8 +151,10 @@ class Security:
                 log.info("WAF rule %s matched (log): %s %s", config.id, view.method, view.uri, extra=ctx.log_fields())
                 continue
             if config.action == "skip":
-                ctx.security_skip = rule.skip
-                return rule.skip
+                skipped = ctx.security_skip = skipped | rule.skip
+                if "rules" in rule.skip:
+                    return skipped
+                continue
             if config.action == "challenge":
                 if self.challenge().passed(view, time.time()):
                     continue
@@ -144,7 +163,7 @@ class Security:
                 )
             raise _Answer(config.status, "waf_block", f"blocked by WAF rule {config.id}", f"waf_block:{config.id}",
                           rule=config.id, body=config.body)  # fmt: skip
-        return frozenset()
+        return skipped
 
     def _managed(self, rules: SecurityRules, view: EdgeRequest, ctx: RequestContext) -> None:
         assert rules.managed is not None
@@ -244,7 +263,7 @@ async def _read_body(view: EdgeRequest, ctx: RequestContext, receive: Receive, l
     """Read up to ``limit`` bytes of an inspectable body into ``view.body``; the ``receive`` that hands the
     read messages to the next stage first."""
     kind = ctx.headers.get(b"content-type", b"").lower()
-    if not kind.startswith(INSPECTED_TYPES):
+    if kind.startswith(BINARY_TYPES):
         return receive
     messages: collections.deque[Message] = collections.deque()
     size, more = 0, True
@@ -258,12 +277,23 @@ async def _read_body(view: EdgeRequest, ctx: RequestContext, receive: Receive, l
         chunks.append(chunk)
         size += len(chunk)
         more = message.get("more_body", False)
-    view.body = b"".join(chunks)[:limit]
+    body = b"".join(chunks)[:limit]
+    view.body = body if kind.startswith(TEXT_TYPES) or _is_text(body) else b""
 
     async def replay() -> Message:
         return messages.popleft() if messages else await receive()
 
     return replay
+
+
+def _is_text(body: bytes) -> bool:
+    if b"\x00" in body:
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(body) - 3  # cut in the middle of a character by the inspection limit
+    return True
 
 
 async def _send(send: Send, ctx: RequestContext, answer: _Answer) -> None:
