@@ -97,6 +97,8 @@ FULL_APP = """name = "bench"
 upstream = "http://127.0.0.1:{upstream}"
 [env.production]
 routes = ["127.0.0.1/*", "localhost/*"]
+[security_headers]
+enabled = false                  # not part of the measured pipeline (the bare proxy has them off too)
 
 [[cache.policies]]
 name = "api"
@@ -177,6 +179,7 @@ def check_header(port: int, path: str, name: str, want: str, headers: dict[str, 
 
 def cache_hits(args: argparse.Namespace, bench: Bench, upstream: int) -> dict[str, Any]:
     nginx_port = free_port()
+    bench.tmp.chmod(0o755)  # NGINX's worker (user nobody) writes the cache under it
     body = CACHE_BODY.format(tmp=bench.tmp, upstream=upstream, port=nginx_port)
     nginx = bench.nginx("nginx-cache", PROXY_CPU, body)
     wait_http(f"http://127.0.0.1:{nginx_port}/", nginx, bench.tmp / "nginx-cache.out")
@@ -249,14 +252,15 @@ def in_process() -> dict[str, float]:
     managed_us = (min(timeit.repeat(lambda: managed.inspect(request()), number=n, repeat=5)) / n - base) * 1e6
     verifier = JWTVerifier(algorithms=["HS256"], secret=SECRET)
     tok = token()
-    loop = asyncio.new_event_loop()
 
-    def check() -> None:
-        loop.run_until_complete(verifier.verify(tok))
+    async def checks(count: int) -> float:
+        started = time.perf_counter()
+        for _ in range(count):
+            await verifier.verify(tok)
+        return time.perf_counter() - started
 
-    empty = min(timeit.repeat(lambda: loop.run_until_complete(asyncio.sleep(0)), number=n, repeat=3)) / n
-    jwt_us = (min(timeit.repeat(check, number=n, repeat=3)) / n - empty) * 1e6
-    loop.close()
+    asyncio.run(checks(10))  # fills the verified-token cache
+    jwt_us = min(asyncio.run(checks(n)) for _ in range(3)) / n * 1e6
     return {"waf_20_rules_us": waf_us, "managed_rules_us": managed_us, "jwt_cached_us": jwt_us}
 
 

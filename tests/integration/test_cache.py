@@ -82,6 +82,14 @@ def test_responses_a_shared_cache_must_not_store(platform: RunningPlatform, path
     assert count(platform, path) == 2
 
 
+def test_an_uncacheable_url_goes_straight_to_the_origin_then_is_learnt_again(platform: RunningPlatform) -> None:
+    assert platform.get("/o/dyn").headers[STATUS] == "MISS"  # no lifetime: remembered as not storable
+    assert platform.get("/o/dyn?cc=max-age=60").headers[STATUS] == "MISS"  # another key: stored
+    assert platform.get("/o/dyn?cc=max-age=60").headers[STATUS] == "HIT"
+    stats = platform.admin.get("/v1/cache").json()
+    assert stats["uncacheable"] >= 1
+
+
 def test_targeted_fields_beat_cache_control_and_ours_is_not_forwarded(platform: RunningPlatform) -> None:
     assert platform.get("/o/cdn?cc=private&cdn=max-age=60").headers[STATUS] == "MISS"
     hit = platform.get("/o/cdn?cc=private&cdn=max-age=60")

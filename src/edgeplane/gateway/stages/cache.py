@@ -14,6 +14,7 @@ Every response that went through the stage carries ``Edgeplane-Cache-Status``; s
 from __future__ import annotations
 
 import asyncio
+import collections
 import copy
 import logging
 import time
@@ -34,6 +35,9 @@ __all__ = ["Cache", "HttpCache"]
 log = logging.getLogger("edgeplane.cache")
 STATUS = b"edgeplane-cache-status"
 CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since", b"if-match", b"if-unmodified-since", b"if-range"})
+UNCACHEABLE_FOR = 10.0
+"""Seconds a key whose response could not be stored goes straight to the origin."""
+UNCACHEABLE_KEYS = 100_000
 COALESCE_WAIT = 10.0
 """Seconds a request waits for another's fetch of the same key before fetching for itself."""
 Predicate = Callable[[Any], bool]
@@ -59,6 +63,24 @@ class HttpCache:
         self.refreshing: set[str] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.counts: dict[str, int] = {}
+        self.uncacheable: collections.OrderedDict[str, float] = collections.OrderedDict()
+        """Keys whose last response could not be stored, until when (Varnish's hit-for-miss): their requests go
+        straight to the origin, without a shared-tier read or a buffered copy."""
+
+    def pass_through(self, key: str, now: float) -> bool:
+        until = self.uncacheable.get(key)
+        if until is None:
+            return False
+        if until > now:
+            return True
+        del self.uncacheable[key]
+        return False
+
+    def remember_uncacheable(self, key: str, now: float) -> None:
+        self.uncacheable[key] = now + UNCACHEABLE_FOR
+        self.uncacheable.move_to_end(key)
+        if len(self.uncacheable) > UNCACHEABLE_KEYS:
+            self.uncacheable.popitem(last=False)
 
     async def lookup(self, key: str, now: float) -> CacheEntry | None:
         entry = self.memory.get(key)
@@ -105,6 +127,7 @@ class HttpCache:
             if self.shared is None
             else {"errors": self.shared.errors, "last_error": self.shared.last_error},
             "purges": len(self.purges.items),
+            "uncacheable": len(self.uncacheable),
         }
 
     async def close(self) -> None:
@@ -205,6 +228,9 @@ class Cache:
             ctx.country,
         )  # fmt: skip
         now = time.time()
+        if self.cache.pass_through(primary, now):
+            await self._pass(scope, receive, send, ctx)
+            return
         key = primary
         entry = await self.cache.lookup(key, now)
         if entry is not None and entry.status == 0:  # the origin said Vary: look up this request's variant
@@ -222,13 +248,20 @@ class Cache:
             await self._miss(req, receive, send)
 
     async def _bypass(self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
-        ctx.cache_status = "BYPASS"
-        self.cache.count("BYPASS")
+        await self._pass(scope, receive, send, ctx, "BYPASS")
+
+    async def _pass(
+        self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext, status: str = "MISS"
+    ) -> None:
+        """Straight to the origin and back, marked: not looked up (BYPASS), or a key known not to be storable."""
+        ctx.cache_status = status
+        self.cache.count(status)
+        mark = (STATUS, status.encode())
 
         async def marked(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [h for h in message.get("headers", []) if h[0] != b"edgeplane-cache-control"]
-                message = {**message, "headers": [*headers, (STATUS, b"BYPASS")]}
+                message = {**message, "headers": [*headers, mark]}
             await send(message)
 
         await self.app(scope, receive, marked)
@@ -270,6 +303,8 @@ class Cache:
             capture = _Capture(send, self.cache.max_object, [(STATUS, b"MISS")], on_start=started)
             await self.app(scope, receive, capture)
             stored = self._store(req, capture, fetched)
+            if stored is None and capture.complete and plain and capture.status not in (206, 304):
+                self.cache.remember_uncacheable(req.primary, time.time())
         finally:
             release(stored)
 
@@ -347,6 +382,7 @@ class Cache:
             self.cache.store(req.primary, marker)
             key = variant_key(req.primary, vary, req.ctx.headers)
         self.cache.store(key, entry)
+        self.cache.uncacheable.pop(req.primary, None)
         return entry, key
 
     async def _serve(self, req: _Lookup, send: Send, entry: CacheEntry, status: str, now: float) -> None:

@@ -1,7 +1,8 @@
 """Stage: rate limits (``[[rate_limits]]``). Every rule whose ``match`` is true counts the request against the
 client's limit for its tier: the client is the user id when a token said who it is, else the ip, plus the
-rule's ``characteristics``. Over a ``block`` rule's limit: 429 with ``Retry-After`` and ``RateLimit`` headers;
-under it, the tightest rule's ``RateLimit`` headers go on the response."""
+rule's ``characteristics``. Over a ``block`` rule's limit: 429 with ``Retry-After``, the draft's
+``RateLimit-Policy``/``RateLimit`` and the older ``RateLimit-Limit/Remaining/Reset``; under it, the tightest
+rule's ``RateLimit-Policy``/``RateLimit`` go on the response."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ __all__ = ["RateLimit", "RateRules"]
 
 log = logging.getLogger("edgeplane.security")
 Predicate = Callable[[Any], bool]
+DRAFT_FIELDS = (b"ratelimit-policy", b"ratelimit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,8 @@ class RateLimit:
         if tightest is None:
             await self.app(scope, receive, send)
             return
-        extra = tightest[0].headers(tightest[1])
+        # under the limit: the draft's two fields only (every header costs the server's validation on each response)
+        extra = [h for h in tightest[0].headers(tightest[1]) if h[0] in DRAFT_FIELDS]
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
