@@ -15,14 +15,12 @@ Medians over rounds; JSON with every round goes to bench/results/edge-<timestamp
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
 import sys
 import time
 import timeit
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from bench.proxy import (
     free_port,
     measure,
     median_row,
+    paused,
     wait_http,
     with_children,
 )
@@ -155,19 +154,6 @@ class Platform:
             if d.status_code != 201:
                 sys.exit(f"deploy to {name} failed: {d.text}")
         wait_http(f"http://127.0.0.1:{self.port}/", self.proc, bench.tmp / f"{name}.log")
-
-
-@contextlib.contextmanager
-def paused(pids: list[int]) -> Iterator[None]:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
 
 
 def check_header(port: int, path: str, name: str, want: str, headers: dict[str, str] | None = None) -> None:

@@ -52,6 +52,7 @@ from proxy import (
     cpu_seconds,
     free_port,
     median_row,
+    paused,
     run_wrk,
     wait_http,
     with_children,
@@ -213,19 +214,11 @@ def measure_settled(name: str, p: Platform, seconds: float, connections: int, sc
 
 
 @contextlib.contextmanager
-def paused(platforms: list[Platform]) -> Iterator[None]:
-    """SIGSTOP the platforms not being measured (they share CPU 0: their recording, evaluation and ingest would
-    land in the measured platform's rounds), SIGCONT them after."""
-    pids = [pid for q in platforms for pid in with_children(q.proc.pid)]
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGSTOP)
-    try:
+def paused_platforms(platforms: list[Platform]) -> Iterator[None]:
+    """Pause the platforms not being measured (they share CPU 0: their recording, evaluation and ingest would
+    land in the measured platform's rounds)."""
+    with paused([pid for q in platforms for pid in with_children(q.proc.pid)]):
         yield
-    finally:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
 
 
 def scrape_while(scraper: Scraper, on: bool) -> None:
@@ -255,7 +248,7 @@ def throughput(args: argparse.Namespace, platforms: dict[str, Platform]) -> dict
             p = platforms[name]
             scrape_while(scraper, p is on)
             events = tail.events
-            with paused([q for q in platforms.values() if q is not p]):
+            with paused_platforms([q for q in platforms.values() if q is not p]):
                 r = measure_settled(name, p, args.duration, args.connections, scraper)
             rounds.append(r)
             extra = ""
