@@ -56,7 +56,12 @@ class RunningPlatform:
             self.proc.wait()
             raise RuntimeError(f"platform did not start:\n{self.log()}")
         token_file = self.data / "admin.token"
-        self.token = self._env.get("EDGEPLANE_ADMIN_TOKEN") or token_file.read_text().strip()
+        try:
+            self.token = self._env.get("EDGEPLANE_ADMIN_TOKEN") or token_file.read_text().strip()
+        except OSError:  # e.g. a node sharing another's store writes no token file: do not leave it running
+            self.proc.kill()
+            self.proc.wait()
+            raise
         self.gateway = httpx.Client(base_url=self.url, timeout=30)
         self.admin = httpx.Client(
             base_url=self.admin_url, timeout=60, headers={"authorization": f"Bearer {self.token}"}
