@@ -47,7 +47,8 @@ class CachePurges:
         self.store = store
         self.cache = cache
         self.poll = poll
-        self.seen: set[int] = set()
+        self.seen: set[Purge] = set()
+        """Purges applied here that a poll may read again (the overlap, and this node's own)."""
         self.last_at = 0.0
 
     async def start(self) -> None:
@@ -78,7 +79,10 @@ class CachePurges:
             await conn.execute(delete(cache_purges).where(cache_purges.c.at < at - KEEP))
             await self.store._audit(conn, actor, "cache.purge", ",".join(f"{k}:{v}" for k, v in items)[:200],
                                     {"items": len(items)})  # fmt: skip
-        removed = sum(self.cache.purge(Purge(kind, value, at)) for kind, value in items)
+        purges = [Purge(kind, value, at) for kind, value in items]
+        self.seen.update(purges)  # applied now: the next poll must not apply them again
+        self.last_at = max(self.last_at, at)
+        removed = sum(self.cache.purge(purge) for purge in purges)
         return {"purged": [{"kind": k, "value": v} for k, v in items], "at": at, "removed_here": removed}
 
     async def sync(self) -> int:
@@ -88,11 +92,12 @@ class CachePurges:
         async with self.store.engine.connect() as conn:
             query = select(cache_purges).where(cache_purges.c.at >= since).order_by(cache_purges.c.at)
             rows = (await conn.execute(query)).all()
-        new = [row for row in rows if row.id not in self.seen]
-        for row in new:
-            self.cache.purge(Purge(row.kind, row.value, row.at))
-            self.last_at = max(self.last_at, row.at)
-        self.seen = {row.id for row in rows if row.at >= self.last_at - OVERLAP}
+        read = [Purge(row.kind, row.value, row.at) for row in rows]
+        new = [purge for purge in read if purge not in self.seen]
+        for purge in new:
+            self.cache.purge(purge)
+            self.last_at = max(self.last_at, purge.at)
+        self.seen = {purge for purge in self.seen | set(read) if purge.at >= self.last_at - OVERLAP}
         return len(new)
 
     async def run(self) -> None:

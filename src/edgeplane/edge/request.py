@@ -11,7 +11,17 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["EdgeRequest", "Identity"]
+__all__ = ["EdgeRequest", "Identity", "parse_cookies"]
+
+
+def parse_cookies(header: str) -> dict[str, str]:
+    """``a=1; b=2`` -> ``{"a": "1", "b": "2"}`` (a ``Cookie`` header's pairs; the last of a repeated name wins)."""
+    out: dict[str, str] = {}
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name:
+            out[name] = value
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +88,7 @@ class EdgeRequest:
 
     @cached_property
     def cookies(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for part in self.cookie.split(";"):
-            name, sep, value = part.strip().partition("=")
-            if sep and name:
-                out[name] = value
-        return out
+        return parse_cookies(self.cookie)
 
     def header(self, name: str) -> str:
         """One request header's value (``""`` when absent); ``name`` in any case."""

@@ -7,7 +7,16 @@ from edgeplane.config.edge import CachePolicy
 from edgeplane.edge.cache.freshness import Lifetime, lifetime
 from edgeplane.edge.cache.store import CacheEntry
 
-__all__ = ["UNSTORED", "header_map", "new_entry", "not_modified", "refreshed", "served_headers", "vary_of"]
+__all__ = [
+    "NOT_SERVED",
+    "UNSTORED",
+    "header_map",
+    "new_entry",
+    "not_modified",
+    "refreshed",
+    "served_headers",
+    "vary_of",
+]
 
 UNSTORED = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"date", b"age", b"proxy-connection",

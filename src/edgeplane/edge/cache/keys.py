@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode
 
 from edgeplane.config.edge import CacheKeyConfig
+from edgeplane.edge.request import parse_cookies
 
 __all__ = ["DEFAULT_KEY", "cache_key", "normalise_query", "variant_key"]
 
@@ -54,7 +55,7 @@ def cache_key(
     for name in key.headers:
         parts.append(headers.get(name.lower().encode("latin-1"), b"").decode("latin-1"))
     if key.cookies:
-        jar = _cookies(headers.get(b"cookie", b""))
+        jar = parse_cookies(headers.get(b"cookie", b"").decode("latin-1"))
         parts += [jar.get(name, "") for name in key.cookies]
     if key.country:
         parts.append(country.decode("latin-1"))
@@ -71,12 +72,3 @@ def variant_key(primary: str, vary: tuple[bytes, ...], headers: dict[bytes, byte
             value = ",".join(sorted(c for c in CODINGS if c in value.lower()))
         values.append(value.replace("|", "%7C"))
     return primary + "|v:" + "\x1f".join(values)
-
-
-def _cookies(raw: bytes) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for part in raw.decode("latin-1").split(";"):
-        name, sep, value = part.strip().partition("=")
-        if sep:
-            out[name] = value
-    return out

@@ -23,8 +23,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeplane.config.edge import CachePolicy, EdgeServerSettings
-from edgeplane.edge.cache.entries import header_map, new_entry, not_modified, refreshed, served_headers, vary_of
-from edgeplane.edge.cache.freshness import lifetime
+from edgeplane.edge.cache.entries import (
+    NOT_SERVED,
+    header_map,
+    new_entry,
+    not_modified,
+    refreshed,
+    served_headers,
+    vary_of,
+)
+from edgeplane.edge.cache.freshness import Lifetime, lifetime
 from edgeplane.edge.cache.keys import DEFAULT_KEY, cache_key, variant_key
 from edgeplane.edge.cache.store import PURGE_HORIZON, CacheEntry, MemoryTier, Purge, PurgeList, SharedTier
 from edgeplane.gateway.stages.view import edge_request
@@ -84,28 +92,30 @@ class HttpCache:
 
     async def lookup(self, key: str, now: float) -> CacheEntry | None:
         entry = self.memory.get(key)
+        in_memory = entry is not None
         if entry is None and self.shared is not None:
             entry = await self.shared.get(key, now)
-            if entry is not None and not self.purges.purged(entry):
-                self.memory.put(key, entry)
         if entry is None:
             return None
         if self.purges.purged(entry) or entry.expires() <= now or entry.stored < now - PURGE_HORIZON:
             self.memory.delete(key)
             return None
+        if not in_memory:
+            self.memory.put(key, entry)
         return entry
 
     def store(self, key: str, entry: CacheEntry) -> None:
         self.memory.put(key, entry)
         if self.shared is not None:
-            self._background(self.shared.put(key, entry))
+            self.background(self.shared.put(key, entry))
 
     def purge(self, purge: Purge) -> int:
         """Apply one purge here (memory) and remember it (shared-tier reads, entries arriving later)."""
         self.purges.add(purge)
         return self.memory.purge(purge)
 
-    def _background(self, coro: Any) -> None:
+    def background(self, coro: Any) -> None:
+        """Run ``coro`` on its own; cancelled at ``close``."""
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -168,7 +178,7 @@ class _Capture:
             if self.on_start is not None:
                 self.on_start(self.status, self.headers)
             if not self.held and self.send is not None:
-                headers = [h for h in self.headers if h[0] != b"edgeplane-cache-control"] + self.extra
+                headers = [h for h in self.headers if h[0] not in NOT_SERVED] + self.extra
                 await self.send({**message, "headers": headers})
             return
         body = message.get("body", b"")
@@ -220,7 +230,7 @@ class Cache:
             or (policy is not None and policy.bypass)
             or (authorized and (policy is None or not policy.private))
         ):
-            await self._bypass(scope, receive, send, ctx)
+            await self._pass(scope, receive, send, ctx, "BYPASS")
             return
         primary, url = cache_key(
             ctx.version.version_id, ctx.host, scope.get("raw_path") or scope["path"].encode(),
@@ -247,9 +257,6 @@ class Cache:
         else:
             await self._miss(req, receive, send)
 
-    async def _bypass(self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
-        await self._pass(scope, receive, send, ctx, "BYPASS")
-
     async def _pass(
         self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext, status: str = "MISS"
     ) -> None:
@@ -260,7 +267,7 @@ class Cache:
 
         async def marked(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", []) if h[0] != b"edgeplane-cache-control"]
+                headers = [h for h in message.get("headers", []) if h[0] not in NOT_SERVED]
                 message = {**message, "headers": [*headers, mark]}
             await send(message)
 
@@ -292,7 +299,7 @@ class Cache:
                 future.set_result(result)
 
         def started(status: int, headers: list[tuple[bytes, bytes]]) -> None:
-            if not _may_store(status, header_map(headers), req):
+            if _storable(status, header_map(headers), req, time.time()) is None:
                 release(None)  # the others need not wait for a body that will not be stored
 
         ctx.cache_status = "MISS"
@@ -360,19 +367,17 @@ class Cache:
             finally:
                 self.cache.refreshing.discard(req.key)
 
-        self.cache._background(run())
+        self.cache.background(run())
 
     def _store(self, req: _Lookup, capture: _Capture, fetched: float) -> tuple[CacheEntry, str] | None:
         """Store what the origin answered if RFC 9111 and the policy allow: (entry, its key), else None.
         ``fetched``: when the origin request started (a purge made while it ran still applies to it)."""
         if not capture.complete or capture.overflow or req.scope["method"] != "GET":
             return None
-        headers = header_map(capture.headers)
-        if not _may_store(capture.status, headers, req):
+        storable = _storable(capture.status, header_map(capture.headers), req, fetched)
+        if storable is None:
             return None
-        life = lifetime(capture.status, headers, req.policy, authorized=req.authorized, now=fetched)
-        vary = vary_of(headers, req.policy)
-        assert vary is not None  # _may_store refused Vary: *
+        life, vary = storable
         entry = new_entry(capture.status, capture.headers, b"".join(capture.chunks), life, fetched, req.url,
                           req.policy, vary)  # fmt: skip
         key = req.primary
@@ -406,12 +411,17 @@ class Cache:
         await send({"type": "http.response.body", "body": body})
 
 
-def _may_store(status: int, headers: dict[bytes, bytes], req: _Lookup) -> bool:
+def _storable(
+    status: int, headers: dict[bytes, bytes], req: _Lookup, now: float
+) -> tuple[Lifetime, tuple[bytes, ...]] | None:
+    """How long the response lives and the request headers that select its variant; None: not to be stored."""
     if status in (206, 304) or req.scope["method"] != "GET":
-        return False
-    if vary_of(headers, req.policy) is None:
-        return False  # Vary: * — every request is different
-    return lifetime(status, headers, req.policy, authorized=req.authorized, now=time.time()).store
+        return None
+    vary = vary_of(headers, req.policy)
+    if vary is None:
+        return None  # Vary: * — every request is different
+    life = lifetime(status, headers, req.policy, authorized=req.authorized, now=now)
+    return (life, vary) if life.store else None
 
 
 def _policy(rules: CacheRules, scope: Scope, ctx: RequestContext) -> CachePolicy | None:

@@ -11,11 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from edgeplane.config.edge import RateLimitRule
 from edgeplane.edge.ratelimit import Decision, Limiter
 from edgeplane.edge.request import EdgeRequest
+from edgeplane.gateway.responses import send_error
 from edgeplane.gateway.stages.view import edge_request
 from edgeplane.gateway.types import ASGIApp, Message, Receive, RequestContext, Scope, Send
 
@@ -124,10 +123,5 @@ class _Denied(Exception):
 
 async def _answer(send: Send, ctx: RequestContext, denied: _Denied) -> None:
     code = "rate_limited" if denied.status == 429 else "tier_not_allowed"
-    error = {"code": code, "message": denied.message, "rule": denied.rule.name, **denied.details}
-    body = orjson.dumps({"error": error})
-    ctx.status, ctx.bytes_out = denied.status, len(body)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += denied.headers + ctx.response_headers()
-    await send({"type": "http.response.start", "status": denied.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, denied.status, code, denied.message, ctx, details={"rule": denied.rule.name,
+                     **denied.details}, headers=denied.headers)  # fmt: skip

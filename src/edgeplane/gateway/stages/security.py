@@ -17,14 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from edgeplane.config.edge import AccessPolicy, GeoPolicy, WAFRule
 from edgeplane.edge.bots import BotScorer, Challenge
 from edgeplane.edge.geoip import GDPR_COUNTRIES
 from edgeplane.edge.jwt import InvalidToken, JWTVerifier, bearer_token
 from edgeplane.edge.managed import ManagedRules
 from edgeplane.edge.request import EdgeRequest
+from edgeplane.gateway.responses import send_body, send_error
 from edgeplane.gateway.stages.limits import BodyTooLarge
 from edgeplane.gateway.stages.view import edge_request
 from edgeplane.gateway.types import ASGIApp, Message, Receive, RequestContext, Scope, Send
@@ -297,19 +296,16 @@ def _is_text(body: bytes) -> bool:
 
 
 async def _send(send: Send, ctx: RequestContext, answer: _Answer) -> None:
-    custom = answer.extra.pop("body", None)
-    if custom is not None:
-        body, kind = custom.encode(), b"text/plain; charset=utf-8"
-    else:
-        error = {"code": answer.code, "message": answer.message, **answer.extra}
-        body, kind = orjson.dumps({"error": error}), b"application/json"
-    ctx.status, ctx.bytes_out = answer.status, len(body)
-    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store")]
+    headers = [(b"cache-control", b"no-store")]
     if answer.status == 401:
         headers.append((b"www-authenticate", b'Bearer error="invalid_token"' if answer.code == "invalid_token"
                         else b"Bearer"))  # fmt: skip
-    await send({"type": "http.response.start", "status": answer.status, "headers": headers + ctx.response_headers()})
-    await send({"type": "http.response.body", "body": body})
+    custom = answer.extra.pop("body", None)
+    if custom is not None:
+        await send_body(send, answer.status, custom.encode(), [(b"content-type", b"text/plain; charset=utf-8"),
+                                                               *headers], ctx)  # fmt: skip
+    else:
+        await send_error(send, answer.status, answer.code, answer.message, ctx, details=answer.extra, headers=headers)
 
 
 def compile_networks(values: list[str]) -> tuple[Any, ...]:
