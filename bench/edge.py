@@ -1,6 +1,7 @@
 """The edge stages, side by side with their peers, in one run.
 
     make bench-deps && .venv/bin/python bench/edge.py [--rounds 3 --duration 10 --connections 64 | --quick]
+        [--only hits|pipeline|local]
 
 1. Cache HIT throughput: edgeplane serving a cached response vs NGINX ``proxy_cache`` (default settings) in
    front of the same upstream. Each proxy on CPU 0, wrk and the upstream on CPU 1, rounds alternating.
@@ -256,6 +257,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="1 round of 3 s (smoke test)")
+    parser.add_argument("--only", choices=("hits", "pipeline", "local"), help="run one part")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.duration = 1, 3.0
@@ -267,24 +269,32 @@ def main() -> None:
         upstream = free_port()
         up = bench.nginx("upstream", LOAD_CPU, UPSTREAM_BODY.format(port=upstream))
         wait_http(f"http://127.0.0.1:{upstream}/", up, bench.tmp / "upstream.out")
-        print("1. cache HIT throughput (one core each)")
-        hits = cache_hits(args, bench, upstream)
-        print("2. full pipeline on a MISS vs the bare proxy")
-        pipe = pipeline(args, bench, upstream)
-        print("3. in-process")
-        local = in_process()
+        hits = pipe = local = None
+        if args.only in (None, "hits"):
+            print("1. cache HIT throughput (one core each)")
+            hits = cache_hits(args, bench, upstream)
+        if args.only in (None, "pipeline"):
+            print("2. full pipeline on a MISS vs the bare proxy")
+            pipe = pipeline(args, bench, upstream)
+        if args.only in (None, "local"):
+            print("3. in-process")
+            local = in_process()
     finally:
         bench.close()
     print()
-    print(f"cache HIT: edgeplane {hits['edgeplane']['rps']:.0f} req/s vs NGINX proxy_cache {hits['nginx']['rps']:.0f}"
-          f" req/s = {hits['ratio']:.2f}x (target >= 1.0x)")  # fmt: skip
-    full, bare = pipe["full"]["cpu_us_per_req"], pipe["bare"]["cpu_us_per_req"]
-    print(f"full pipeline MISS: {full:.1f} us/req vs bare {bare:.1f} = {pipe['extra_cpu']:+.1%} CPU per request"
-          " (target <= +25%)")  # fmt: skip
-    print(
-        f"WAF 20 custom rules: {local['waf_20_rules_us']:.1f} us/request (target <= 20); managed rules "
-        f"{local['managed_rules_us']:.1f} us; JWT (cached) {local['jwt_cached_us']:.1f} us"
-    )
+    if hits is not None:
+        ep, ng = hits["edgeplane"]["rps"], hits["nginx"]["rps"]
+        print(f"cache HIT: edgeplane {ep:.0f} req/s vs NGINX proxy_cache {ng:.0f} req/s = {hits['ratio']:.2f}x"
+              " (target >= 1.0x)")  # fmt: skip
+    if pipe is not None:
+        full, bare = pipe["full"]["cpu_us_per_req"], pipe["bare"]["cpu_us_per_req"]
+        print(f"full pipeline MISS: {full:.1f} us/req vs bare {bare:.1f} = {pipe['extra_cpu']:+.1%} CPU per request"
+              " (target <= +25%)")  # fmt: skip
+    if local is not None:
+        print(
+            f"WAF 20 custom rules: {local['waf_20_rules_us']:.1f} us/request (target <= 20); managed rules "
+            f"{local['managed_rules_us']:.1f} us; JWT (cached) {local['jwt_cached_us']:.1f} us"
+        )
     out = ROOT / "bench" / "results" / f"edge-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"cache_hit": hits, "pipeline": pipe, "in_process": local}, indent=2))

@@ -25,6 +25,7 @@ from edgeplane.control.service import ControlPlane
 from edgeplane.delivery.splits import Split
 from edgeplane.errors import ConfigError, EdgeplaneError
 from edgeplane.gateway.app import Gateway
+from edgeplane.gateway.protocol import GatewayProtocol
 from edgeplane.gctune import freeze_startup_heap
 from edgeplane.observe.logs import configure_logging
 from edgeplane.runtime.bundles import pack_directory
@@ -83,7 +84,8 @@ class Platform:
             return token
         common: dict[str, Any] = {"lifespan": "off", "log_level": "warning", "access_log": False, "log_config": None}
         gw = uvicorn.Config(
-            self.gateway.app, http="httptools", ws="none", loop="none", timeout_keep_alive=75, server_header=False,
+            self.gateway.app, http=GatewayProtocol.serving(self.gateway.hits), ws="none", loop="none",
+            timeout_keep_alive=75, server_header=False,
             proxy_headers=False,  # the client ip comes only from the socket or the configured trusted header
             **common,
         )  # fmt: skip

@@ -357,6 +357,14 @@ class JWTVerifier:
             report["status"] = "degraded"
         return report
 
+    def cached(self, token: str) -> Identity | None:
+        """The identity of a token verified earlier and still valid; None when it has to be verified."""
+        hit = self._cache.get(token)
+        if hit is None or self._clock() >= hit[0]:
+            return None
+        self._cache.move_to_end(token)
+        return hit[1]
+
     async def verify(self, token: str) -> Identity:
         """The identity a valid token carries; raises ``InvalidToken`` otherwise."""
         now = self._clock()

@@ -5,6 +5,8 @@
 
 Each stage is a raw ASGI callable built once from config; the hot path does no config parsing. The server
 runs with lifespan and WebSocket support off, so every scope the stages see is ``http``.
+Fresh cache hits of GET and HEAD requests take a shortcut through the same stages, synchronously, without the
+ASGI cycle (``hits.py``, served from the HTTP protocol in ``protocol.py``).
 The edge stages come after the router: their policies belong to the app version serving the request
 (``VersionTarget.edge``), so a canary carries its own WAF rules and cache entries (the version is part of
 the cache key: a rollback never serves the bad version's responses).
@@ -22,6 +24,7 @@ from edgeplane.edge.bots import BotScorer, Challenge
 from edgeplane.edge.cache.store import SharedTier
 from edgeplane.edge.geoip import GeoIP
 from edgeplane.edge.ratelimit import Limiter, LocalLimiter, RedisLimiter
+from edgeplane.gateway.hits import HitPath
 from edgeplane.gateway.stages.cache import Cache, HttpCache
 from edgeplane.gateway.stages.context import Context, ContextConfig
 from edgeplane.gateway.stages.dispatch import Dispatch, DispatchConfig
@@ -49,19 +52,21 @@ class Gateway:
         self.stats = GatewayStats()
         self.cache = HttpCache(config.edge, _shared_tier(config))
         app: ASGIApp = Dispatch(None, DispatchConfig(colo=config.colo, upstream_timeout=config.upstream_timeout))
-        app = Cache(app, self.cache)
+        app = cache = Cache(app, self.cache)
         self.limiter = _limiter(config)
         app = RateLimit(app, self.limiter)
         self.bots = BotScorer()
-        app = Security(app, self.bots, self._challenge)
+        app = security = Security(app, self.bots, self._challenge)
         app = ResponseHeaders(app)
-        app = Router(app, self.routes)
-        app = Limits(app, LimitsConfig(config.max_header_bytes, config.max_body_bytes))
+        app = router = Router(app, self.routes)
+        app = limits = Limits(app, LimitsConfig(config.max_header_bytes, config.max_body_bytes))
         app = self.objects = PresignedObjects(app)
-        app = Observe(app, self.stats)
+        app = observe = Observe(app, self.stats)
         geoip = GeoIP(config.edge.geoip_database) if config.edge.geoip_database is not None else None
-        app = Context(app, ContextConfig(config.colo, config.country_header, config.client_ip_header, geoip))
+        app = context = Context(app, ContextConfig(config.colo, config.country_header, config.client_ip_header, geoip))
         app = self.health = HealthEndpoint(app)
+        self.hits = HitPath(self.stats, context, limits, router, security, cache, observe)
+        """Fresh cache hits answered by the HTTP protocol itself (gateway/hits.py, gateway/protocol.py)."""
         self.app = app
 
     def _challenge(self) -> Challenge:

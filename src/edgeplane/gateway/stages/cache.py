@@ -38,7 +38,7 @@ from edgeplane.edge.cache.store import PURGE_HORIZON, CacheEntry, MemoryTier, Pu
 from edgeplane.gateway.stages.view import edge_request
 from edgeplane.gateway.types import ASGIApp, Message, Receive, RequestContext, Scope, Send
 
-__all__ = ["Cache", "HttpCache"]
+__all__ = ["Cache", "HttpCache", "Served"]
 
 log = logging.getLogger("edgeplane.cache")
 STATUS = b"edgeplane-cache-status"
@@ -49,6 +49,8 @@ UNCACHEABLE_KEYS = 100_000
 COALESCE_WAIT = 10.0
 """Seconds a request waits for another's fetch of the same key before fetching for itself."""
 Predicate = Callable[[Any], bool]
+Served = tuple[int, list[tuple[bytes, bytes]], bytes]
+"""A whole response: status, headers, body."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +93,26 @@ class HttpCache:
             self.uncacheable.popitem(last=False)
 
     async def lookup(self, key: str, now: float) -> CacheEntry | None:
-        entry = self.memory.get(key)
-        in_memory = entry is not None
-        if entry is None and self.shared is not None:
-            entry = await self.shared.get(key, now)
-        if entry is None:
+        """The usable entry of ``key`` in memory, else in the shared tier (then kept in memory too)."""
+        entry = self.in_memory(key, now)
+        if entry is not None or self.shared is None:
+            return entry
+        entry = await self.shared.get(key, now)
+        if entry is None or self._spent(entry, now):
             return None
-        if self.purges.purged(entry) or entry.expires() <= now or entry.stored < now - PURGE_HORIZON:
+        self.memory.put(key, entry)
+        return entry
+
+    def in_memory(self, key: str, now: float) -> CacheEntry | None:
+        """The usable entry of ``key`` in the memory tier (a purged or expired one is dropped)."""
+        entry = self.memory.get(key)
+        if entry is not None and self._spent(entry, now):
             self.memory.delete(key)
             return None
-        if not in_memory:
-            self.memory.put(key, entry)
         return entry
+
+    def _spent(self, entry: CacheEntry, now: float) -> bool:
+        return self.purges.purged(entry) or entry.expires() <= now or entry.stored < now - PURGE_HORIZON
 
     def store(self, key: str, entry: CacheEntry) -> None:
         self.memory.put(key, entry)
@@ -224,19 +234,10 @@ class Cache:
         method = scope["method"]
         policy = _policy(rules, scope, ctx)
         authorized = b"authorization" in ctx.headers
-        if (
-            method not in ("GET", "HEAD")
-            or b"range" in ctx.headers
-            or (policy is not None and policy.bypass)
-            or (authorized and (policy is None or not policy.private))
-        ):
+        if _bypass(method, policy, authorized, ctx):
             await self._pass(scope, receive, send, ctx, "BYPASS")
             return
-        primary, url = cache_key(
-            ctx.version.version_id, ctx.host, scope.get("raw_path") or scope["path"].encode(),
-            scope.get("query_string", b""), policy.key if policy is not None else DEFAULT_KEY, ctx.headers,
-            ctx.country,
-        )  # fmt: skip
+        primary, url = _key(scope, ctx, policy)
         now = time.time()
         if self.cache.pass_through(primary, now):
             await self._pass(scope, receive, send, ctx)
@@ -256,6 +257,25 @@ class Cache:
             await self._revalidate(req, receive, send, entry)
         else:
             await self._miss(req, receive, send)
+
+    def fresh_hit(self, rules: CacheRules, scope: Scope, ctx: RequestContext) -> Served | None:
+        """The hit path: the response when the memory tier holds a fresh entry for the request, else None (the
+        regular path then looks it up again, in both tiers, and handles stale entries and misses)."""
+        if not rules.enabled:
+            return None
+        policy = _policy(rules, scope, ctx)
+        if _bypass(scope["method"], policy, b"authorization" in ctx.headers, ctx):
+            return None
+        primary, _ = _key(scope, ctx, policy)
+        now = time.time()
+        if primary in self.cache.uncacheable:
+            return None
+        entry = self.cache.in_memory(primary, now)
+        if entry is not None and entry.status == 0:
+            entry = self.cache.in_memory(variant_key(primary, entry.vary, ctx.headers), now)
+        if entry is None or now >= entry.fresh_until:
+            return None
+        return self._served(scope["method"], ctx, entry, policy, "HIT", now)
 
     async def _pass(
         self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext, status: str = "MISS"
@@ -391,24 +411,27 @@ class Cache:
         return entry, key
 
     async def _serve(self, req: _Lookup, send: Send, entry: CacheEntry, status: str, now: float) -> None:
-        ctx = req.ctx
+        code, headers, body = self._served(req.scope["method"], req.ctx, entry, req.policy, status, now)
+        await send({"type": "http.response.start", "status": code, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _served(
+        self, method: str, ctx: RequestContext, entry: CacheEntry, policy: CachePolicy | None, status: str, now: float
+    ) -> Served:
+        """The response serving ``entry`` (a 304 when the client's own conditional request allows), counted."""
         ctx.cache_status = status
         self.cache.count(status)
-        ctx.status = entry.status
-        headers = served_headers(entry, req.policy)
+        headers = served_headers(entry, policy)
         headers += ((b"age", str(entry.age(now)).encode()), (STATUS, status.encode()))
         headers += ctx.response_headers()
         if not_modified(ctx.headers, entry):
             ctx.status = 304
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
-            return
+            return 304, headers, b""
         if entry.status != 204:
             headers.append((b"content-length", str(len(entry.body)).encode()))
-        await send({"type": "http.response.start", "status": entry.status, "headers": headers})
-        body = b"" if req.scope["method"] == "HEAD" else entry.body
-        ctx.bytes_out = len(body)
-        await send({"type": "http.response.body", "body": body})
+        body = b"" if method == "HEAD" else entry.body
+        ctx.status, ctx.bytes_out = entry.status, len(body)
+        return entry.status, headers, body
 
 
 def _storable(
@@ -422,6 +445,24 @@ def _storable(
         return None  # Vary: * — every request is different
     life = lifetime(status, headers, req.policy, authorized=req.authorized, now=now)
     return (life, vary) if life.store else None
+
+
+def _bypass(method: str, policy: CachePolicy | None, authorized: bool, ctx: RequestContext) -> bool:
+    """Whether the request is not looked up at all (BYPASS)."""
+    return (
+        method not in ("GET", "HEAD")
+        or b"range" in ctx.headers
+        or (policy is not None and policy.bypass)
+        or (authorized and (policy is None or not policy.private))
+    )
+
+
+def _key(scope: Scope, ctx: RequestContext, policy: CachePolicy | None) -> tuple[str, str]:
+    """The request's primary cache key and its URL."""
+    return cache_key(
+        ctx.version.version_id, ctx.host, scope.get("raw_path") or scope["path"].encode(),
+        scope.get("query_string", b""), policy.key if policy is not None else DEFAULT_KEY, ctx.headers, ctx.country,
+    )  # fmt: skip
 
 
 def _policy(rules: CacheRules, scope: Scope, ctx: RequestContext) -> CachePolicy | None:

@@ -35,19 +35,23 @@ class Context:
         self._seq = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["edgeplane"] = self.begin(scope["headers"], scope.get("client"))
+        await self.app(scope, receive, send)
+
+    def begin(self, raw_headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None) -> RequestContext:
+        """The context of a request with these (lowercase) headers from ``client`` (the hit path calls it too)."""
         self._seq += 1
-        headers = dict(scope["headers"])
+        headers = dict(raw_headers)
         ctx = RequestContext(f"{self._prefix}{self._seq:010x}".encode(), headers, time.perf_counter())
         forwarded = headers.get(self.ip_header) if self.ip_header else None
         if forwarded:
             ctx.client_ip = forwarded.rsplit(b",", 1)[-1].strip()  # the hop our trusted proxy appended
-        elif scope.get("client"):
-            ctx.client_ip = scope["client"][0].encode()
+        elif client:
+            ctx.client_ip = client[0].encode()
         if self.country_header:
             ctx.country = headers.get(self.country_header, b"")
         if not ctx.country and self.geoip is not None and ctx.client_ip:
             ctx.country = self.geoip.country(ctx.client_ip.decode("latin-1")).encode()
         host = headers.get(b"host", b"")
         ctx.host = host.decode("latin-1").split(":", 1)[0].lower() if host else ""
-        scope["edgeplane"] = ctx
-        await self.app(scope, receive, send)
+        return ctx

@@ -11,7 +11,7 @@ from edgeplane.config.edge import SecurityHeaders
 from edgeplane.gateway.stages.view import edge_request
 from edgeplane.gateway.types import ASGIApp, Message, Receive, RequestContext, Scope, Send
 
-__all__ = ["HeaderRules", "ResponseHeaders", "compile_headers"]
+__all__ = ["HeaderRules", "ResponseHeaders", "additions", "compile_headers", "with_missing"]
 
 Predicate = Callable[[Any], bool]
 CSP = b"content-security-policy"
@@ -47,6 +47,24 @@ def compile_headers(config: SecurityHeaders, compile_expression: Callable[[str],
     return HeaderRules(tuple(static), routes)
 
 
+def additions(rules: HeaderRules, scope: Scope, ctx: RequestContext) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers this request's responses get when they lack them."""
+    add = rules.static
+    if rules.routes:
+        view = edge_request(scope, ctx)
+        for predicate, csp in rules.routes:
+            if predicate(view):
+                return (*(h for h in add if h[0] != CSP), (CSP, csp))
+    return add
+
+
+def with_missing(headers: list[tuple[bytes, bytes]], add: tuple[tuple[bytes, bytes], ...]) -> list[tuple[bytes, bytes]]:
+    """``headers`` plus those of ``add`` it lacks (a header the origin set is left as it is)."""
+    present = {k.lower() for k, _ in headers}
+    missing = [h for h in add if h[0] not in present]
+    return [*headers, *missing] if missing else headers
+
+
 class ResponseHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -58,21 +76,11 @@ class ResponseHeaders:
         if rules is None:
             await self.app(scope, receive, send)
             return
-        add = rules.static
-        if rules.routes:
-            view = edge_request(scope, ctx)
-            for predicate, csp in rules.routes:
-                if predicate(view):
-                    add = (*(h for h in add if h[0] != CSP), (CSP, csp))
-                    break
+        add = additions(rules, scope, ctx)
 
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = message.get("headers", [])
-                present = {k.lower() for k, _ in headers}
-                missing = [h for h in add if h[0] not in present]
-                if missing:
-                    message = {**message, "headers": [*headers, *missing]}
+                message = {**message, "headers": with_missing(message.get("headers", []), add)}
             await send(message)
 
         await self.app(scope, receive, secured)

@@ -30,10 +30,7 @@ class Limits:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["edgeplane"]
-        size = 0
-        for name, value in scope["headers"]:
-            size += len(name) + len(value) + 4
-        if size > self.max_header:
+        if self.headers_too_large(scope["headers"]):
             await send_error(send, 431, "headers_too_large", f"request headers exceed {self.max_header} bytes", ctx)
             return
         length = ctx.headers.get(b"content-length")
@@ -48,6 +45,12 @@ class Limits:
             # Only a chunked body has no declared length; count it as it streams (no body: no wrapper).
             receive = self._counting(receive)
         await self.app(scope, receive, send)
+
+    def headers_too_large(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        size = 0
+        for name, value in headers:
+            size += len(name) + len(value) + 4
+        return size > self.max_header
 
     def _counting(self, receive: Receive) -> Receive:
         seen = 0

@@ -89,9 +89,10 @@ class Observe:
         try:
             await self.app(scope, receive, send)
         finally:
-            self._record(scope, scope["edgeplane"])
+            self.record(scope, scope["edgeplane"])
 
-    def _record(self, scope: Scope, ctx: RequestContext) -> None:
+    def record(self, scope: Scope, ctx: RequestContext) -> None:
+        """Count the finished request and hand it to the observers (the hit path calls it too)."""
         version = ctx.version
         status = ctx.status or 499
         latency_ms = (time.perf_counter() - ctx.start) * 1000

@@ -18,7 +18,7 @@ from edgeplane.gateway.responses import send_error
 from edgeplane.gateway.stages.view import edge_request
 from edgeplane.gateway.types import ASGIApp, Message, Receive, RequestContext, Scope, Send
 
-__all__ = ["RateLimit", "RateRules"]
+__all__ = ["RateLimit", "RateRules", "counts"]
 
 log = logging.getLogger("edgeplane.security")
 Predicate = Callable[[Any], bool]
@@ -48,6 +48,14 @@ def client_key(rule: RateLimitRule, view: EdgeRequest) -> str:
         else:
             parts.append(view.cookies.get(name[7:], ""))
     return "|".join(parts)
+
+
+def counts(rules: RateRules | None, scope: Scope, ctx: RequestContext) -> bool:
+    """Whether a rule counts this request (the hit path leaves such requests to this stage)."""
+    if rules is None or not rules.rules or "rate_limits" in ctx.security_skip:
+        return False
+    view = edge_request(scope, ctx)
+    return any(predicate(view) for predicate, _ in rules.rules)
 
 
 class RateLimit:

@@ -28,13 +28,19 @@ class Router:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["edgeplane"]
-        hit = self.routes.table.lookup(ctx.host, scope["path"])
-        if hit is None:
+        if not self.route(ctx, scope["path"]):
             await send_error(send, 404, "no_route", f"no deployment serves {ctx.host}{scope['path']}", ctx)
             return
-        target, ctx.route = hit
-        ctx.target = target
-        ctx.version = target.choose(ctx.headers.get(OVERRIDE_HEADER), ctx.headers.get(VERSION_KEY_HEADER))
         if ctx.trace is not None:
             ctx.trace.routed = time.perf_counter()
         await self.app(scope, receive, send)
+
+    def route(self, ctx: RequestContext, path: str) -> bool:
+        """Set the request's deployment, route pattern and version; False when no deployment serves it."""
+        hit = self.routes.table.lookup(ctx.host, path)
+        if hit is None:
+            return False
+        target, ctx.route = hit
+        ctx.target = target
+        ctx.version = target.choose(ctx.headers.get(OVERRIDE_HEADER), ctx.headers.get(VERSION_KEY_HEADER))
+        return True

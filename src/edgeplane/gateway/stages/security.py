@@ -92,14 +92,7 @@ class Security:
                 await self._identify(rules, view, ctx)
             if rules.inspect_body and scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
                 receive = await _read_body(view, ctx, receive, rules.inspect_body)
-            if rules.bot_score:
-                view.bot_score = self.scorer.score(view, time.monotonic())
-            skip = self._custom(rules, view, ctx)
-            if rules.managed is not None and "managed" not in skip:
-                self._managed(rules, view, ctx)
-            _geo(rules, view)
-            if "access" not in skip:
-                _access(rules, view)
+            self._judge(rules, view, ctx)
         except BodyTooLarge as exc:
             await _send(send, ctx, _Answer(413, "body_too_large", str(exc), ""))
             return
@@ -120,6 +113,35 @@ class Security:
             await _send(send, ctx, _Answer(403, "waf_error", "the request could not be inspected", ""))
             return
         await self.app(scope, receive, send)
+
+    def passes(self, rules: SecurityRules, view: EdgeRequest, ctx: RequestContext) -> bool:
+        """For the hit path (a request without a body): whether the request passes every check without waiting
+        for anything. False when it does not, or cannot be decided here (a token not verified yet): the regular
+        path then judges it again and answers."""
+        try:
+            if rules.jwt is not None:
+                token = bearer_token(ctx.headers)
+                if token is not None:
+                    identity = rules.jwt.cached(token)
+                    if identity is None:
+                        return False
+                    view.identity = identity
+                    ctx.user_id = identity.user_id
+            self._judge(rules, view, ctx)
+        except Exception:  # an answer (block, challenge…) or a failure: the regular path handles both
+            return False
+        return True
+
+    def _judge(self, rules: SecurityRules, view: EdgeRequest, ctx: RequestContext) -> None:
+        """Bot score, custom rules, managed rules, geo and access policies; raises ``_Answer``."""
+        if rules.bot_score:
+            view.bot_score = self.scorer.score(view, time.monotonic())
+        skip = self._custom(rules, view, ctx)
+        if rules.managed is not None and "managed" not in skip:
+            self._managed(rules, view, ctx)
+        _geo(rules, view)
+        if "access" not in skip:
+            _access(rules, view)
 
     async def _identify(self, rules: SecurityRules, view: EdgeRequest, ctx: RequestContext) -> None:
         assert rules.jwt is not None

@@ -1,0 +1,145 @@
+"""The gateway's HTTP/1.1 protocol: uvicorn's httptools protocol with the hit path (gateway/hits.py) in front.
+
+When a request's head is complete and nothing is in flight on the connection, a GET or HEAD is offered to the
+hit path; the response it returns is written at once, with the headers uvicorn would add (``date``,
+``connection: close`` when the connection ends). Everything else (and every request the hit path declines)
+goes through uvicorn's ASGI cycle unchanged. Pipelined requests keep their order: the hit path is only tried
+when no earlier response is pending, and not while the client is not reading (the write buffer is full).
+
+Per request, uvicorn builds its ASGI scope when the message begins and arms a keep-alive timer when the response
+ends; a hit needs neither, so the scope is built only for requests that take the ASGI path, and a connection
+answered by hits keeps one timer that re-arms itself while the connection is in use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from edgeplane.gateway.hits import HitPath
+
+__all__ = ["GatewayProtocol"]
+
+BODYLESS = (b"GET", b"HEAD")
+
+
+class GatewayProtocol(HttpToolsProtocol):
+    hits: HitPath
+    """Set on the class ``serving`` makes for one gateway."""
+
+    def __init__(
+        self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.answered: bool | None = None
+        """Set when the hit path answered the current request: whether the connection stays open."""
+        self.last_hit = 0.0
+        """Loop time of the last hit (the keep-alive timer of a connection answered by hits counts from it)."""
+        self.keep_timer = False
+
+    @classmethod
+    def serving(cls, hits: HitPath) -> type[GatewayProtocol]:
+        """The protocol class (uvicorn's ``http=``) of the gateway whose hit path is ``hits``."""
+        return type(cls.__name__, (cls,), {"hits": hits})
+
+    # -- parser callbacks -----------------------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+
+    def on_headers_complete(self) -> None:
+        if (self.cycle is None or self.cycle.response_complete) and not self.pipeline and not self.flow.write_paused:
+            self._try_hit()
+            if self.answered is not None:
+                return
+        self.scope = {  # what uvicorn's on_message_begin makes
+            "type": "http",
+            "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
+            "http_version": "1.1",
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "root_path": self.root_path,
+            "headers": self.headers,
+            "state": self.app_state.copy(),
+        }  # type: ignore[typeddict-item]
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self.answered is None:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self.answered is None:
+            super().on_message_complete()
+            return
+        keep_alive, self.answered = self.answered, None
+        self.server_state.total_requests += 1
+        if not keep_alive:
+            self.transport.close()
+            return
+        self.flow.resume_reading()
+        self.last_hit = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+
+    # -- the hit path ---------------------------------------------------------------------------------------
+    def _try_hit(self) -> None:
+        parser = self.parser
+        method = parser.get_method()
+        if method not in BODYLESS or self.expect_100_continue or parser.should_upgrade():
+            return
+        try:
+            url = httptools.parse_url(self.url)
+        except httptools.HttpParserInvalidURLError:
+            return  # uvicorn's own handling answers it
+        raw_path = url.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        scope = {"type": "http", "method": method.decode(), "path": path, "raw_path": raw_path,
+                 "query_string": url.query or b"", "headers": self.headers, "client": self.client}  # fmt: skip
+        served = self.hits.answer(scope)
+        if served is None:
+            return
+        status, headers, body = served
+        keep_alive = parser.should_keep_alive() and parser.get_http_version() != "1.0"
+        out = [STATUS_LINE[status]]
+        for name, value in (*self.server_state.default_headers, *headers):
+            out += (name, b": ", value, b"\r\n")
+        if not keep_alive:
+            out.append(b"connection: close\r\n")
+        out += (b"\r\n", body)
+        self.transport.write(b"".join(out))
+        self.answered = keep_alive
+
+    # -- keep-alive -------------------------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        self.keep_timer = bool(self.last_hit)  # cancelling and re-arming the timer would cost every hit
+        super().data_received(data)
+
+    def _unset_keepalive_if_required(self) -> None:
+        if self.keep_timer:  # once, for data_received: the timer checks the last hit when it fires
+            self.keep_timer = False
+            return
+        super()._unset_keepalive_if_required()
+
+    def timeout_keep_alive_handler(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:  # a response is on its way
+            wait = self.timeout_keep_alive
+        else:
+            wait = self.timeout_keep_alive - (self.loop.time() - self.last_hit)
+        if wait > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(wait, self.timeout_keep_alive_handler)
+            return
+        self.transport.close()
