@@ -3,7 +3,7 @@
     context -> limits -> router -> security -> (no rate limit counts it) -> cache: fresh in memory -> answer
 
 It runs the same stage code as the regular path (``Context.begin``, ``Router.route``, ``Security.passes``,
-``Cache.fresh_hit``, ``Observe.record``), in the same order, synchronously, from the HTTP protocol's parser
+``Cache.fresh_entry``, ``Observe.record``), in the same order, synchronously, from the HTTP protocol's parser
 callback (gateway/protocol.py). Whatever it cannot finish without waiting or without answering something else
 than the entry (a body, the health or presigned-object paths, a trace, an unverified token, a block or challenge,
 a rate-limited route, a miss, a stale entry) returns None before anything is sent or counted, and the request
@@ -11,30 +11,74 @@ takes the regular path from the start. A request that reaches the regular path a
 on it has had its bot-score rate counted once more and its ``log`` rules' lines written twice; nothing else the
 checks do is kept.
 
-Why: the ASGI cycle (a task, message dicts, the server's per-header checks) cost three quarters of a cached
-response's time; bench/edge.py measures both paths against NGINX's ``proxy_cache``.
+Repeated requests: every stage is a function of the request head, the client address and the tables in force,
+except a version split chosen at random, the bot score (a rate), challenge cookies and tokens (they expire) and
+``log`` rules (they must log each time). So once a head has been answered with none of those involved, the
+answer is kept (``_Known``) and a request with the same method, URL, headers and address is served from it while
+the routing table, the entry (the same object: a purge or a newer response replaces it) and its freshness last;
+the request still gets its own id, age, counters and analytics record.
+
+Why: the ASGI cycle and the stages' per-request work cost three quarters of a cached response's time;
+bench/edge.py measures the path against NGINX's ``proxy_cache``.
 """
 
 from __future__ import annotations
 
+import time
+import urllib.parse
+from dataclasses import dataclass
 from typing import Any
 
+import httptools
+
 from edgeplane.bindings.objects.presign import PREFIX as OBJECTS_PREFIX
-from edgeplane.gateway.stages.cache import Cache, Served
+from edgeplane.edge.cache.store import PURGE_HORIZON, CacheEntry
+from edgeplane.gateway.routing import DeploymentTarget, RouteTable, VersionTarget
+from edgeplane.gateway.stages.cache import Cache, Fresh
 from edgeplane.gateway.stages.context import Context
 from edgeplane.gateway.stages.headers import additions, with_missing
 from edgeplane.gateway.stages.health import PATH as HEALTH_PATH
 from edgeplane.gateway.stages.limits import Limits
 from edgeplane.gateway.stages.observe import GatewayStats, Observe
 from edgeplane.gateway.stages.ratelimit import counts
-from edgeplane.gateway.stages.router import Router
+from edgeplane.gateway.stages.router import VERSION_KEY_HEADER, Router
 from edgeplane.gateway.stages.security import Security
 from edgeplane.gateway.stages.view import edge_request
 from edgeplane.gateway.types import RequestContext
 
-__all__ = ["HitPath"]
+__all__ = ["Answer", "HitPath"]
 
+Answer = tuple[int, bytes, bytes]
+"""Status, the header lines (``name: value\\r\\n`` each, without the server's ``date``), body."""
 BODY_FIELDS = (b"content-length", b"transfer-encoding")
+PER_REQUEST = (b"age", b"edgeplane-request-id")
+KNOWN_MAX = 4096
+"""Request heads remembered (all forgotten at once when full: a miss costs one regular hit-path run)."""
+
+
+@dataclass(slots=True)
+class _Known:
+    """What answering one request head found, to answer the same head again."""
+
+    table: RouteTable
+    primary: str
+    marker: CacheEntry | None
+    key: str
+    entry: CacheEntry
+    until: float
+    status: int
+    head: bytes
+    """The header lines but the per-request ones (``PER_REQUEST``)."""
+    body: bytes
+    scope: dict[str, Any]
+    """Method and path, as ``Observe.record`` reads them."""
+    headers: dict[bytes, bytes]
+    client_ip: bytes
+    country: bytes
+    host: str
+    target: DeploymentTarget
+    version: VersionTarget
+    route: str
 
 
 class HitPath:
@@ -51,41 +95,119 @@ class HitPath:
         self.observe = observe
         self.enabled = True
         """Off: every request takes the regular path (tests compare both)."""
+        self.known: dict[tuple[Any, ...], _Known] = {}
 
-    def answer(self, scope: dict[str, Any]) -> Served | None:
-        """The response to ``scope`` (an HTTP scope of a GET or HEAD whose head has been read), or None."""
-        ctx = self._routed(scope)
-        if ctx is None:
+    def answer(
+        self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None
+    ) -> Answer | None:
+        """The response to a body-less request whose head has been read (``headers`` lowercase), or None."""
+        if not self.enabled or self.stats.tracer is not None:
+            return None
+        ip = client[0] if client else ""
+        key = (url, method, ip, *headers)
+        known = self.known.get(key)
+        if known is not None:
+            again = self._again(known)
+            if again is not None:
+                return again
+            del self.known[key]
+        return self._first(method, url, headers, client, key)
+
+    def _again(self, known: _Known) -> Answer | None:
+        now = time.time()
+        cache = self.cache.cache
+        entries = cache.memory.entries
+        if (
+            now >= known.until
+            or known.table is not self.router.routes.table
+            or entries.get(known.key) is not known.entry
+            or (known.marker is not None and entries.get(known.primary) is not known.marker)
+            or known.primary in cache.uncacheable
+        ):
+            return None
+        entries.move_to_end(known.key)
+        ctx = RequestContext(self.context.next_id(), known.headers, time.perf_counter())
+        ctx.client_ip, ctx.country, ctx.host = known.client_ip, known.country, known.host
+        ctx.target, ctx.version, ctx.route = known.target, known.version, known.route
+        ctx.status, ctx.bytes_out, ctx.cache_status = known.status, len(known.body), "HIT"
+        cache.count("HIT")
+        self.observe.record(known.scope, ctx)
+        head = b"%sage: %d\r\nedgeplane-request-id: %s\r\n" % (known.head, known.entry.age(now), ctx.request_id)
+        return known.status, head, known.body
+
+    def _first(
+        self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None,
+        key: tuple[Any, ...],
+    ) -> Answer | None:  # fmt: skip
+        scope = _scope(method, url, headers, client)
+        ctx = self._routed(scope) if scope is not None else None
+        if scope is None or ctx is None:
             return None
         edge = ctx.version.edge
         if edge is None or edge.cache is None:
             return None
         scope["edgeplane"] = ctx
-        if edge.security is not None and not self.security.passes(edge.security, edge_request(scope, ctx), ctx):
+        security = edge.security
+        if security is not None and not self.security.passes(security, edge_request(scope, ctx), ctx):
             return None
-        if counts(edge.rate_limits, scope, ctx):
+        fresh = None if counts(edge.rate_limits, scope, ctx) else self.cache.fresh_entry(edge.cache, scope, ctx)
+        if fresh is None:
             return None
-        served = self.cache.fresh_hit(edge.cache, scope, ctx)
-        if served is None:
-            return None
+        status, lines, body = self.cache.serve_hit(scope["method"], ctx, fresh)
         if edge.headers is not None:
-            served = (served[0], with_missing(served[1], additions(edge.headers, scope, ctx)), served[2])
+            lines = with_missing(lines, additions(edge.headers, scope, ctx))
         self.observe.record(scope, ctx)
-        return served
+        if (
+            not ctx.security
+            and not ctx.security_skip
+            and not ctx.user_id
+            and (security is None or security.repeatable)
+            and (len(ctx.target.versions) == 1 or VERSION_KEY_HEADER in ctx.headers)
+        ):
+            self._remember(key, scope, ctx, fresh, status, _lines(lines, PER_REQUEST), body)
+        return status, _lines(lines), body
+
+    def _remember(
+        self, key: tuple[Any, ...], scope: dict[str, Any], ctx: RequestContext, fresh: Fresh, status: int,
+        head: bytes, body: bytes,
+    ) -> None:  # fmt: skip
+        if len(self.known) >= KNOWN_MAX:
+            self.known.clear()
+        entry = fresh.entry
+        until = min(entry.fresh_until, entry.stored + PURGE_HORIZON)
+        self.known[key] = _Known(
+            self.router.routes.table, fresh.primary, fresh.marker, fresh.key, entry, until, status, head, body,
+            {"method": scope["method"], "path": scope["path"]}, ctx.headers, ctx.client_ip, ctx.country, ctx.host,
+            ctx.target, ctx.version, ctx.route,
+        )  # fmt: skip
 
     def _routed(self, scope: dict[str, Any]) -> RequestContext | None:
         """The context of a body-less request routed to a version; None for what only the regular path does."""
         path: str = scope["path"]
-        if (
-            not self.enabled
-            or path == HEALTH_PATH
-            or path.startswith(OBJECTS_PREFIX)
-            or self.stats.tracer is not None
-            or self.limits.headers_too_large(scope["headers"])
-        ):
+        if path == HEALTH_PATH or path.startswith(OBJECTS_PREFIX) or self.limits.headers_too_large(scope["headers"]):
             return None
         ctx = self.context.begin(scope["headers"], scope["client"])
         headers = ctx.headers
         if BODY_FIELDS[0] in headers or BODY_FIELDS[1] in headers or not self.router.route(ctx, path):
             return None
         return ctx
+
+
+def _scope(
+    method: bytes, url: bytes, headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None
+) -> dict[str, Any] | None:
+    """The request as the stages read it (the ASGI scope's fields they use), as uvicorn would make it."""
+    try:
+        parsed = httptools.parse_url(url)
+    except httptools.HttpParserInvalidURLError:
+        return None  # uvicorn's own handling answers it
+    raw_path = parsed.path
+    path = raw_path.decode("ascii")
+    if "%" in path:
+        path = urllib.parse.unquote(path)
+    return {"type": "http", "method": method.decode(), "path": path, "raw_path": raw_path,
+            "query_string": parsed.query or b"", "headers": headers, "client": client}  # fmt: skip
+
+
+def _lines(headers: list[tuple[bytes, bytes]], leave: tuple[bytes, ...] = ()) -> bytes:
+    return b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers if name not in leave)

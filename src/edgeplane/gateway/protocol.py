@@ -14,10 +14,8 @@ answered by hits keeps one timer that re-arms itself while the connection is in 
 from __future__ import annotations
 
 import asyncio
-import urllib.parse
 from typing import Any
 
-import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from edgeplane.gateway.hits import HitPath
@@ -63,11 +61,11 @@ class GatewayProtocol(HttpToolsProtocol):
             "http_version": "1.1",
             "server": self.server,
             "client": self.client,
-            "scheme": self.scheme,
+            "scheme": self.scheme,  # type: ignore[typeddict-item]
             "root_path": self.root_path,
             "headers": self.headers,
             "state": self.app_state.copy(),
-        }  # type: ignore[typeddict-item]
+        }
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -96,28 +94,14 @@ class GatewayProtocol(HttpToolsProtocol):
         method = parser.get_method()
         if method not in BODYLESS or self.expect_100_continue or parser.should_upgrade():
             return
-        try:
-            url = httptools.parse_url(self.url)
-        except httptools.HttpParserInvalidURLError:
-            return  # uvicorn's own handling answers it
-        raw_path = url.path
-        path = raw_path.decode("ascii")
-        if "%" in path:
-            path = urllib.parse.unquote(path)
-        scope = {"type": "http", "method": method.decode(), "path": path, "raw_path": raw_path,
-                 "query_string": url.query or b"", "headers": self.headers, "client": self.client}  # fmt: skip
-        served = self.hits.answer(scope)
-        if served is None:
+        answer = self.hits.answer(method, self.url, self.headers, self.client)
+        if answer is None:
             return
-        status, headers, body = served
+        status, head, body = answer
         keep_alive = parser.should_keep_alive() and parser.get_http_version() != "1.0"
-        out = [STATUS_LINE[status]]
-        for name, value in (*self.server_state.default_headers, *headers):
-            out += (name, b": ", value, b"\r\n")
-        if not keep_alive:
-            out.append(b"connection: close\r\n")
-        out += (b"\r\n", body)
-        self.transport.write(b"".join(out))
+        date = b"".join(b"%s: %s\r\n" % header for header in self.server_state.default_headers)
+        end = b"\r\n" if keep_alive else b"connection: close\r\n\r\n"
+        self.transport.write(b"".join((STATUS_LINE[status], date, head, end, body)))
         self.answered = keep_alive
 
     # -- keep-alive -------------------------------------------------------------------------------------------
@@ -135,10 +119,9 @@ class GatewayProtocol(HttpToolsProtocol):
         self.timeout_keep_alive_task = None
         if self.transport.is_closing():
             return
-        if self.cycle is not None and not self.cycle.response_complete:  # a response is on its way
-            wait = self.timeout_keep_alive
-        else:
-            wait = self.timeout_keep_alive - (self.loop.time() - self.last_hit)
+        wait = float(self.timeout_keep_alive)
+        if self.cycle is None or self.cycle.response_complete:  # else a response is on its way: wait in full
+            wait -= self.loop.time() - self.last_hit
         if wait > 0:
             self.timeout_keep_alive_task = self.loop.call_later(wait, self.timeout_keep_alive_handler)
             return

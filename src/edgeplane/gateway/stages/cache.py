@@ -38,7 +38,7 @@ from edgeplane.edge.cache.store import PURGE_HORIZON, CacheEntry, MemoryTier, Pu
 from edgeplane.gateway.stages.view import edge_request
 from edgeplane.gateway.types import ASGIApp, Message, Receive, RequestContext, Scope, Send
 
-__all__ = ["Cache", "HttpCache", "Served"]
+__all__ = ["Cache", "Fresh", "HttpCache", "Served"]
 
 log = logging.getLogger("edgeplane.cache")
 STATUS = b"edgeplane-cache-status"
@@ -204,6 +204,19 @@ class _Capture:
             await self.send(message)
 
 
+@dataclass(frozen=True, slots=True)
+class Fresh:
+    """A fresh entry in the memory tier, as the hit path found it."""
+
+    primary: str
+    marker: CacheEntry | None
+    """The entry at ``primary`` saying the response varies (``Vary``); None when ``key`` is ``primary``."""
+    key: str
+    entry: CacheEntry
+    policy: CachePolicy | None
+    now: float
+
+
 @dataclass(slots=True)
 class _Lookup:
     """One request as the cache sees it."""
@@ -258,9 +271,9 @@ class Cache:
         else:
             await self._miss(req, receive, send)
 
-    def fresh_hit(self, rules: CacheRules, scope: Scope, ctx: RequestContext) -> Served | None:
-        """The hit path: the response when the memory tier holds a fresh entry for the request, else None (the
-        regular path then looks it up again, in both tiers, and handles stale entries and misses)."""
+    def fresh_entry(self, rules: CacheRules, scope: Scope, ctx: RequestContext) -> Fresh | None:
+        """The hit path: the request's fresh entry in the memory tier, or None (the regular path then looks it
+        up again, in both tiers, and handles stale entries and misses)."""
         if not rules.enabled:
             return None
         policy = _policy(rules, scope, ctx)
@@ -270,12 +283,18 @@ class Cache:
         now = time.time()
         if primary in self.cache.uncacheable:
             return None
-        entry = self.cache.in_memory(primary, now)
+        key, marker = primary, None
+        entry = self.cache.in_memory(key, now)
         if entry is not None and entry.status == 0:
-            entry = self.cache.in_memory(variant_key(primary, entry.vary, ctx.headers), now)
+            key, marker = variant_key(primary, entry.vary, ctx.headers), entry
+            entry = self.cache.in_memory(key, now)
         if entry is None or now >= entry.fresh_until:
             return None
-        return self._served(scope["method"], ctx, entry, policy, "HIT", now)
+        return Fresh(primary, marker, key, entry, policy, now)
+
+    def serve_hit(self, method: str, ctx: RequestContext, fresh: Fresh) -> Served:
+        """The response of a fresh entry (``fresh_entry``)."""
+        return self._served(method, ctx, fresh.entry, fresh.policy, "HIT", fresh.now)
 
     async def _pass(
         self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext, status: str = "MISS"

@@ -38,11 +38,15 @@ class Context:
         scope["edgeplane"] = self.begin(scope["headers"], scope.get("client"))
         await self.app(scope, receive, send)
 
+    def next_id(self) -> bytes:
+        """A request id unique on this node: a per-process prefix and a sequence number."""
+        self._seq += 1
+        return f"{self._prefix}{self._seq:010x}".encode()
+
     def begin(self, raw_headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None) -> RequestContext:
         """The context of a request with these (lowercase) headers from ``client`` (the hit path calls it too)."""
-        self._seq += 1
         headers = dict(raw_headers)
-        ctx = RequestContext(f"{self._prefix}{self._seq:010x}".encode(), headers, time.perf_counter())
+        ctx = RequestContext(self.next_id(), headers, time.perf_counter())
         forwarded = headers.get(self.ip_header) if self.ip_header else None
         if forwarded:
             ctx.client_ip = forwarded.rsplit(b",", 1)[-1].strip()  # the hop our trusted proxy appended

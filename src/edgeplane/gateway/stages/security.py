@@ -64,6 +64,13 @@ class SecurityRules:
     bot_score: bool
     """Whether any rule reads ``cf.bot_management.score`` (else the scorer does not run)."""
 
+    @property
+    def repeatable(self) -> bool:
+        """Whether two requests with equal heads from one address are always judged alike: nothing reads the
+        bot score (a request rate) or a challenge cookie (which expires)."""
+        challenge = any(r.config.action == "challenge" for r in self.custom)
+        return not (self.bot_score or challenge or (self.managed is not None and self.managed_action == "challenge"))
+
 
 class _Answer(Exception):
     """A response the stage sends instead of passing the request on."""
