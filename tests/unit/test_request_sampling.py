@@ -20,17 +20,23 @@ def record(at: float, status: int = 200) -> RequestRecord:
     )  # fmt: skip
 
 
+def offer(observer: RequestAnalytics, r: RequestRecord) -> None:
+    """As the gateway's Observe stage does: the record goes to an observer that wants it."""
+    if observer.wants(r.at):
+        observer(r)
+
+
 async def test_sampled_points_are_weighted_back_to_every_request(tmp_path: Path) -> None:
     config = ServerConfig.model_validate({"data_dir": str(tmp_path), "observe": {"request_analytics_rate": 1000}})
     observer = RequestAnalytics(SimpleNamespace(config=config, data_dir=tmp_path))  # type: ignore[arg-type]
     now = 1_800_000_000.0
     for _ in range(2500):  # a second at 2,500 req/s: nothing to go by yet, every request is written
-        observer(record(now))
+        offer(observer, record(now))
     assert observer.interval == 1 and observer.dataset.written == 2500
     for i in range(3000):  # the next second: every 3rd (ceil(2500 / 1000)), 10% of them errors
-        observer(record(now + 1, 500 if i % 10 == 0 else 200))
+        offer(observer, record(now + 1, 500 if i % 10 == 0 else 200))
     assert observer.interval == 3 and observer.dataset.written == 2500 + 1000
-    observer(record(now + 5))  # after a gap the rate of "the previous second" is 0: back to every request
+    offer(observer, record(now + 5))  # after a gap the rate of "the previous second" is 0: back to every request
     assert observer.interval == 1
     await observer.dataset.close()
 

@@ -114,7 +114,7 @@ class HitPath:
         return self._first(method, url, headers, client, key)
 
     def _again(self, known: _Known) -> Answer | None:
-        now = time.time()
+        start, now = time.perf_counter(), time.time()
         cache = self.cache.cache
         entries = cache.memory.entries
         if (
@@ -126,13 +126,18 @@ class HitPath:
         ):
             return None
         entries.move_to_end(known.key)
-        ctx = RequestContext(self.context.next_id(), known.headers, time.perf_counter())
-        ctx.client_ip, ctx.country, ctx.host = known.client_ip, known.country, known.host
-        ctx.target, ctx.version, ctx.route = known.target, known.version, known.route
-        ctx.status, ctx.bytes_out, ctx.cache_status = known.status, len(known.body), "HIT"
         cache.count("HIT")
-        self.observe.record(known.scope, ctx)
-        head = b"%sage: %d\r\nedgeplane-request-id: %s\r\n" % (known.head, known.entry.age(now), ctx.request_id)
+        request_id = self.context.next_id()
+        observe = self.observe
+        latency_ms = observe.count(known.version, known.status, start)
+        takers = observe.takers(now) if self.stats.observers else None
+        if takers:
+            ctx = RequestContext(request_id, known.headers, start)
+            ctx.client_ip, ctx.country, ctx.host = known.client_ip, known.country, known.host
+            ctx.target, ctx.version, ctx.route = known.target, known.version, known.route
+            ctx.status, ctx.bytes_out, ctx.cache_status = known.status, len(known.body), "HIT"
+            observe.offer(takers, now, known.scope, ctx, known.status, latency_ms)
+        head = b"%sage: %d\r\nedgeplane-request-id: %s\r\n" % (known.head, known.entry.age(now), request_id)
         return known.status, head, known.body
 
     def _first(

@@ -99,10 +99,21 @@ class GatewayProtocol(HttpToolsProtocol):
             return
         status, head, body = answer
         keep_alive = parser.should_keep_alive() and parser.get_http_version() != "1.0"
-        date = b"".join(b"%s: %s\r\n" % header for header in self.server_state.default_headers)
+        date = self._date()
         end = b"\r\n" if keep_alive else b"connection: close\r\n\r\n"
         self.transport.write(b"".join((STATUS_LINE[status], date, head, end, body)))
         self.answered = keep_alive
+
+    _date_of: tuple[Any, bytes] = (None, b"")
+
+    def _date(self) -> bytes:
+        """The server's default header lines (``date``), serialized once per second (uvicorn replaces the list)."""
+        headers = self.server_state.default_headers
+        of, lines = GatewayProtocol._date_of
+        if of is not headers:
+            lines = b"".join(b"%s: %s\r\n" % header for header in headers)
+            GatewayProtocol._date_of = (headers, lines)
+        return lines
 
     # -- keep-alive -------------------------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:

@@ -85,15 +85,17 @@ class RequestAnalytics:
             observers.remove(self)
         await self.dataset.close()
 
-    def __call__(self, r: RequestRecord) -> None:
-        second = int(r.at)
+    def wants(self, at: float) -> bool:
+        """Whether this request is written: all of them up to ``limit`` a second, then every ``interval``-th."""
+        second = int(at)
         if second != self._second:
             last = self._seen if second == self._second + 1 else 0
             self.interval = -(-last // self.limit) if self.limit and last > self.limit else 1
             self._second, self._seen = second, 0
         self._seen += 1
-        if self._seen % self.interval:
-            return
+        return not self._seen % self.interval
+
+    def __call__(self, r: RequestRecord) -> None:
         try:
             self.dataset.write_trusted(
                 (r.env, r.version_id, self.colo, r.country[:COUNTRY_MAX], r.method, r.route[:ROUTE_MAX],

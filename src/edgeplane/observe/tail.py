@@ -126,6 +126,9 @@ class TailHub:
         self.subscribers: list[TailSubscriber] = []
         self.closed = False
 
+    def wants(self, at: float) -> bool:
+        return True  # subscribers filter and sample what they are offered
+
     def __call__(self, record: RequestRecord) -> None:
         for subscriber in self.subscribers:
             subscriber.offer(record)

@@ -8,14 +8,13 @@ which the rollout judges read as deltas, so judging needs no external time-serie
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from edgeplane.gateway.counters import VersionStats, bucket_of
 from edgeplane.gateway.types import ASGIApp, Receive, RequestContext, Scope, Send
 
-__all__ = ["GatewayStats", "Observe", "RequestRecord", "RequestTracer"]
+__all__ = ["GatewayStats", "Observe", "RequestObserver", "RequestRecord", "RequestTracer"]
 
 
 @dataclass(slots=True)
@@ -47,6 +46,15 @@ class RequestRecord:
     cpu_ms: float
 
 
+class RequestObserver(Protocol):
+    """A consumer of finished requests (request analytics, tail). ``wants`` is asked for every request, before
+    its record is made (records are made only when an observer wants them: at high rates analytics samples)."""
+
+    def wants(self, at: float, /) -> bool: ...
+
+    def __call__(self, record: RequestRecord, /) -> None: ...
+
+
 class RequestTracer(Protocol):
     """Decides whether a request is traced and, if so, sets ``ctx.trace`` (observe/tracing.py)."""
 
@@ -60,7 +68,7 @@ class GatewayStats:
     versions: dict[tuple[str, str, str], VersionStats] = field(default_factory=dict)
     unrouted: VersionStats = field(default_factory=VersionStats)
     """Requests no deployment answered (no route, or refused before routing)."""
-    observers: list[Callable[[RequestRecord], None]] = field(default_factory=list)
+    observers: list[RequestObserver] = field(default_factory=list)
     tracer: RequestTracer | None = None
     """Set while tracing is on; None costs the request path one check."""
 
@@ -92,10 +100,20 @@ class Observe:
             self.record(scope, scope["edgeplane"])
 
     def record(self, scope: Scope, ctx: RequestContext) -> None:
-        """Count the finished request and hand it to the observers (the hit path calls it too)."""
-        version = ctx.version
+        """Count the finished request and hand it to the observers that want it (the hit path calls it too)."""
         status = ctx.status or 499
-        latency_ms = (time.perf_counter() - ctx.start) * 1000
+        latency_ms = self.count(ctx.version, status, ctx.start)
+        if ctx.trace is not None:
+            ctx.trace.finish(scope, ctx, status, latency_ms)
+        if self.stats.observers:
+            at = time.time()
+            takers = self.takers(at)
+            if takers:
+                self.offer(takers, at, scope, ctx, status, latency_ms)
+
+    def count(self, version: Any, status: int, start: float) -> float:
+        """Add a request to its version's counters (``unrouted`` without a version); its latency in ms."""
+        latency_ms = (time.perf_counter() - start) * 1000
         counters = version.stats if version is not None else self.stats.unrouted
         counters.requests += 1
         counters.classes[status // 100] += 1
@@ -103,16 +121,24 @@ class Observe:
             counters.errors += 1
         counters.hist[bucket_of(latency_ms)] += 1
         counters.latency_sum += latency_ms
-        if ctx.trace is not None:
-            ctx.trace.finish(scope, ctx, status, latency_ms)
-        if not self.stats.observers:
-            return
+        return latency_ms
+
+    def takers(self, at: float) -> list[RequestObserver]:
+        """The observers that want the request finishing at ``at`` (asked once per request)."""
+        return [observer for observer in self.stats.observers if observer.wants(at)]
+
+    def offer(
+        self, takers: list[RequestObserver], at: float, scope: Scope, ctx: RequestContext, status: int,
+        latency_ms: float,
+    ) -> None:  # fmt: skip
+        """Hand the record of the request that finished at ``at`` to ``takers``."""
+        version = ctx.version
         target = ctx.target
         app = target.app if target else ""
         env = target.env if target else ""
         vid = version.version_id if version else ""
         record = RequestRecord(
-            at=time.time(),
+            at=at,
             request_id=ctx.request_id.decode(),
             app=app,
             env=env,
@@ -131,5 +157,5 @@ class Observe:
             user_id=ctx.user_id,
             cpu_ms=ctx.cpu_ms,
         )
-        for observer in self.stats.observers:
+        for observer in takers:
             observer(record)
