@@ -29,6 +29,10 @@ def status() -> None:
     console.print(f"memory {bar} {stats['bytes'] / 2**20:.1f} / {stats['capacity'] / 2**20:.0f} MiB  "
                   f"{stats['entries']} entries  hit ratio {ratio}  evictions {stats['evictions']}")  # fmt: skip
     table(None, ["cache status", "responses"], sorted(stats["responses"].items()))
+    fast = stats.get("hit_path")
+    if fast and fast["answered"]:
+        console.print(f"hit path: {fast['answered']} hits answered without the ASGI cycle "
+                      f"({fast['repeated']} from {fast['heads']} remembered request heads)")  # fmt: skip
     shared = stats.get("shared")
     if shared and shared["errors"]:
         console.print(f"[yellow]shared tier: {shared['errors']} failures, last: {shared['last_error']}[/]")

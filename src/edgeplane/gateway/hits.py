@@ -1,15 +1,17 @@
 """The hit path: a GET or HEAD the memory tier holds a fresh entry for, answered without the ASGI cycle.
 
-    context -> limits -> router -> security -> (no rate limit counts it) -> cache: fresh in memory -> answer
+    context -> limits -> router -> identity -> (no rate limit counts it) -> cache: fresh in memory -> WAF,
+    geo and access checks -> answer
 
-It runs the same stage code as the regular path (``Context.begin``, ``Router.route``, ``Security.passes``,
-``Cache.fresh_entry``, ``Observe.record``), in the same order, synchronously, from the HTTP protocol's parser
+It runs the same stage code as the regular path (``Context.begin``, ``Router.route``, ``Security.identified``
+and ``passes``, ``Cache.fresh_entry``, ``Observe.record``), synchronously, from the HTTP protocol's parser
 callback (gateway/protocol.py). Whatever it cannot finish without waiting or without answering something else
-than the entry (a body, the health or presigned-object paths, a trace, an unverified token, a block or challenge,
-a rate-limited route, a miss, a stale entry) returns None before anything is sent or counted, and the request
-takes the regular path from the start. A request that reaches the regular path after ``Security.passes`` has run
-on it has had its bot-score rate counted once more and its ``log`` rules' lines written twice; nothing else the
-checks do is kept.
+than the entry (a body, the health or presigned-object paths, a trace, a token not verified yet, a block or
+challenge, a rate-limited route, a miss, a stale entry) returns None before anything is sent or counted, and the
+request takes the regular path from the start. The cache lookup comes before the WAF checks here (it has no
+effects but the LRU order) so that a miss does not run them twice; a request blocked after a ``log`` rule matched
+has that line written twice, and when a rule reads the bot score the checks run first and a miss counts the
+client's rate twice. Nothing else the checks do is kept.
 
 Repeated requests: every stage is a function of the request head, the client address and the tables in force,
 except a version split chosen at random, the bot score (a rate), challenge cookies and tokens (they expire) and
@@ -96,6 +98,14 @@ class HitPath:
         self.enabled = True
         """Off: every request takes the regular path (tests compare both)."""
         self.known: dict[tuple[Any, ...], _Known] = {}
+        self.answered = 0
+        """Hits this path answered (the rest of the HIT count went through the regular path)."""
+        self.repeated = 0
+        """Of those, answered from a remembered head."""
+
+    def report(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "answered": self.answered, "repeated": self.repeated,
+                "heads": len(self.known)}  # fmt: skip
 
     def answer(
         self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None
@@ -109,9 +119,14 @@ class HitPath:
         if known is not None:
             again = self._again(known)
             if again is not None:
+                self.answered += 1
+                self.repeated += 1
                 return again
             del self.known[key]
-        return self._first(method, url, headers, client, key)
+        first = self._first(method, url, headers, client, key)
+        if first is not None:
+            self.answered += 1
+        return first
 
     def _again(self, known: _Known) -> Answer | None:
         start, now = time.perf_counter(), time.time()
@@ -152,10 +167,7 @@ class HitPath:
         if edge is None or edge.cache is None:
             return None
         scope["edgeplane"] = ctx
-        security = edge.security
-        if security is not None and not self.security.passes(security, edge_request(scope, ctx), ctx):
-            return None
-        fresh = None if counts(edge.rate_limits, scope, ctx) else self.cache.fresh_entry(edge.cache, scope, ctx)
+        fresh = self._checked(edge, scope, ctx)
         if fresh is None:
             return None
         status, lines, body = self.cache.serve_hit(scope["method"], ctx, fresh)
@@ -166,11 +178,27 @@ class HitPath:
             not ctx.security
             and not ctx.security_skip
             and not ctx.user_id
-            and (security is None or security.repeatable)
+            and (edge.security is None or edge.security.repeatable)
             and (len(ctx.target.versions) == 1 or VERSION_KEY_HEADER in ctx.headers)
         ):
             self._remember(key, scope, ctx, fresh, status, _lines(lines, PER_REQUEST), body)
         return status, _lines(lines), body
+
+    def _checked(self, edge: Any, scope: dict[str, Any], ctx: RequestContext) -> Fresh | None:
+        """The request's fresh entry, if it has one and passes the version's checks."""
+        security = edge.security
+        view = edge_request(scope, ctx)
+        # the checks with effects (bot-score rates, log lines) run once a fresh entry is known to be there, so a
+        # miss does not run them twice; unless a rule reads the bot score, which must be computed first
+        early = security is not None and security.bot_score
+        if security is not None and not self.security.identified(security, view, ctx):
+            return None
+        if early and not self.security.passes(security, view, ctx):
+            return None
+        fresh = None if counts(edge.rate_limits, scope, ctx) else self.cache.fresh_entry(edge.cache, scope, ctx)
+        if fresh is None or (security is not None and not early and not self.security.passes(security, view, ctx)):
+            return None
+        return fresh
 
     def _remember(
         self, key: tuple[Any, ...], scope: dict[str, Any], ctx: RequestContext, fresh: Fresh, status: int,

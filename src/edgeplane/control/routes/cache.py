@@ -27,8 +27,9 @@ class PurgeBody(BaseModel):
 
 @router.get("/v1/cache")
 async def cache_status(request: Request, _: Reader) -> dict[str, Any]:
-    """Entries, bytes, hit ratio and responses by cache status on this node."""
-    return control_of(request).gateway.cache.stats()
+    """Entries, bytes, hit ratio, responses by cache status and the hit path's counts on this node."""
+    gateway = control_of(request).gateway
+    return {**gateway.cache.stats(), "hit_path": gateway.hits.report()}
 
 
 @router.post("/v1/cache/purge")

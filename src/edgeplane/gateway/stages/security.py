@@ -121,19 +121,25 @@ class Security:
             return
         await self.app(scope, receive, send)
 
+    def identified(self, rules: SecurityRules, view: EdgeRequest, ctx: RequestContext) -> bool:
+        """For the hit path: the bearer token's identity when it was verified before (the view and the context
+        get it); False when it has to be verified (the regular path does that)."""
+        if rules.jwt is None:
+            return True
+        token = bearer_token(ctx.headers)
+        if token is None:
+            return True
+        identity = rules.jwt.cached(token)
+        if identity is None:
+            return False
+        view.identity = identity
+        ctx.user_id = identity.user_id
+        return True
+
     def passes(self, rules: SecurityRules, view: EdgeRequest, ctx: RequestContext) -> bool:
-        """For the hit path (a request without a body): whether the request passes every check without waiting
-        for anything. False when it does not, or cannot be decided here (a token not verified yet): the regular
-        path then judges it again and answers."""
+        """For the hit path (a request without a body, ``identified``): whether the request passes every check.
+        False when it does not, or when a check fails: the regular path then judges it again and answers."""
         try:
-            if rules.jwt is not None:
-                token = bearer_token(ctx.headers)
-                if token is not None:
-                    identity = rules.jwt.cached(token)
-                    if identity is None:
-                        return False
-                    view.identity = identity
-                    ctx.user_id = identity.user_id
             self._judge(rules, view, ctx)
         except Exception:  # an answer (block, challenge…) or a failure: the regular path handles both
             return False
