@@ -26,6 +26,9 @@ class EdgePolicy:
     rate_limits: RateRules | None
     headers: HeaderRules | None
     security: SecurityRules | None
+    bot_score_first: bool = False
+    """Whether a cache policy, rate limit or header route reads the bot score (the hit path then judges a request
+    before looking it up, as the regular path does; else after, so that a miss is not judged twice)."""
 
     async def start(self) -> None:
         if self.security is not None and self.security.jwt is not None:
@@ -46,6 +49,7 @@ def compile_policy(config: AppConfig) -> EdgePolicy:
         rate_limits=limits if limits.rules else None,
         headers=compile_headers(config.security_headers, compile_expression),
         security=_security(config),
+        bot_score_first=bool(_fields(config, waf=False) & BOT_FIELDS),
     )
 
 
@@ -83,11 +87,13 @@ def _security(config: AppConfig) -> SecurityRules | None:
     )
 
 
-def _fields(config: AppConfig) -> set[str]:
-    """Every field any of the app's expressions reads (the bot score and the body are prepared only if one does)."""
-    expressions = [r.expression for r in config.waf.rules]
-    expressions += [p.match for p in config.cache.policies] + [r.match for r in config.rate_limits]
-    expressions += [p.match for p in config.geo.policies] + [p.match for p in config.access.policies]
+def _fields(config: AppConfig, waf: bool = True) -> set[str]:
+    """Every field any of the app's expressions reads (the bot score and the body are prepared only if one does);
+    without ``waf``: those of the cache policies, rate limits and header routes only."""
+    expressions = [p.match for p in config.cache.policies] + [r.match for r in config.rate_limits]
+    if waf:
+        expressions += [r.expression for r in config.waf.rules]
+        expressions += [p.match for p in config.geo.policies] + [p.match for p in config.access.policies]
     expressions += [r.match for r in config.security_headers.routes]
     used: set[str] = set()
     for text in expressions:

@@ -10,8 +10,9 @@ than the entry (a body, the health or presigned-object paths, a trace, a token n
 challenge, a rate-limited route, a miss, a stale entry) returns None before anything is sent or counted, and the
 request takes the regular path from the start. The cache lookup comes before the WAF checks here (it has no
 effects but the LRU order) so that a miss does not run them twice; a request blocked after a ``log`` rule matched
-has that line written twice, and when a rule reads the bot score the checks run first and a miss counts the
-client's rate twice. Nothing else the checks do is kept.
+has that line written twice, and when a cache policy or rate limit reads the bot score the checks run first and
+a miss counts the client's rate twice. A declined request's context (id, client, route, the policies' view of
+the request) goes with it to the regular path, which does not compute it again.
 
 Repeated requests: every stage is a function of the request head, the client address and the tables in force,
 except a version split chosen at random, the bot score (a rate), challenge cookies and tokens (they expire) and
@@ -102,15 +103,18 @@ class HitPath:
         """Hits this path answered (the rest of the HIT count went through the regular path)."""
         self.repeated = 0
         """Of those, answered from a remembered head."""
+        self.failures = 0
+        """Requests on which the hit path raised (a bug; the regular path answered them)."""
 
     def report(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "answered": self.answered, "repeated": self.repeated,
-                "heads": len(self.known)}  # fmt: skip
+                "heads": len(self.known), "failures": self.failures}  # fmt: skip
 
     def answer(
         self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None
-    ) -> Answer | None:
-        """The response to a body-less request whose head has been read (``headers`` lowercase), or None."""
+    ) -> Answer | RequestContext | None:
+        """The response to a body-less request whose head has been read (``headers`` lowercase); else the context
+        made on the way (for the ASGI scope's ``edgeplane``), or None."""
         if not self.enabled or self.stats.tracer is not None:
             return None
         ip = client[0] if client else ""
@@ -124,7 +128,7 @@ class HitPath:
                 return again
             del self.known[key]
         first = self._first(method, url, headers, client, key)
-        if first is not None:
+        if isinstance(first, tuple):
             self.answered += 1
         return first
 
@@ -158,18 +162,20 @@ class HitPath:
     def _first(
         self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None,
         key: tuple[Any, ...],
-    ) -> Answer | None:  # fmt: skip
+    ) -> Answer | RequestContext | None:  # fmt: skip
         scope = _scope(method, url, headers, client)
-        ctx = self._routed(scope) if scope is not None else None
-        if scope is None or ctx is None:
+        if scope is None:
             return None
+        ctx = self._routed(scope)
+        if ctx is None or ctx.version is None:
+            return ctx
         edge = ctx.version.edge
         if edge is None or edge.cache is None:
-            return None
+            return ctx
         scope["edgeplane"] = ctx
         fresh = self._checked(edge, scope, ctx)
         if fresh is None:
-            return None
+            return ctx
         status, lines, body = self.cache.serve_hit(scope["method"], ctx, fresh)
         if edge.headers is not None:
             lines = with_missing(lines, additions(edge.headers, scope, ctx))
@@ -189,8 +195,8 @@ class HitPath:
         security = edge.security
         view = edge_request(scope, ctx)
         # the checks with effects (bot-score rates, log lines) run once a fresh entry is known to be there, so a
-        # miss does not run them twice; unless a rule reads the bot score, which must be computed first
-        early = security is not None and security.bot_score
+        # miss does not run them twice; unless the lookup itself reads the bot score, which must be computed first
+        early = security is not None and edge.bot_score_first
         if security is not None and not self.security.identified(security, view, ctx):
             return None
         if early and not self.security.passes(security, view, ctx):
@@ -215,14 +221,15 @@ class HitPath:
         )  # fmt: skip
 
     def _routed(self, scope: dict[str, Any]) -> RequestContext | None:
-        """The context of a body-less request routed to a version; None for what only the regular path does."""
+        """The request's context, routed to a version when it has no body and a deployment serves it; None for
+        what only the regular path does."""
         path: str = scope["path"]
         if path == HEALTH_PATH or path.startswith(OBJECTS_PREFIX) or self.limits.headers_too_large(scope["headers"]):
             return None
         ctx = self.context.begin(scope["headers"], scope["client"])
         headers = ctx.headers
-        if BODY_FIELDS[0] in headers or BODY_FIELDS[1] in headers or not self.router.route(ctx, path):
-            return None
+        if BODY_FIELDS[0] not in headers and BODY_FIELDS[1] not in headers:
+            self.router.route(ctx, path)
         return ctx
 
 

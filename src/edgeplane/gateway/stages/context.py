@@ -35,7 +35,8 @@ class Context:
         self._seq = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope["edgeplane"] = self.begin(scope["headers"], scope.get("client"))
+        if "edgeplane" not in scope:  # else the hit path made it and declined the request
+            scope["edgeplane"] = self.begin(scope["headers"], scope.get("client"))
         await self.app(scope, receive, send)
 
     def next_id(self) -> bytes:

@@ -28,7 +28,7 @@ class Router:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["edgeplane"]
-        if not self.route(ctx, scope["path"]):
+        if ctx.target is None and not self.route(ctx, scope["path"]):  # the hit path may have routed it
             await send_error(send, 404, "no_route", f"no deployment serves {ctx.host}{scope['path']}", ctx)
             return
         if ctx.trace is not None:
