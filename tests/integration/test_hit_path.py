@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -178,3 +179,18 @@ def test_http_1_0_and_connection_close_end_the_connection_after_a_hit(platform: 
         answer, after = raw_exchange(platform, request.encode(), 1)
         assert b"edgeplane-cache-status: HIT" in answer and b"connection: close" in answer.lower()
         assert after == b""
+
+
+def test_switched_off_every_request_takes_the_regular_path(tmp_path: Path) -> None:
+    project = tmp_path / "origin"
+    shutil.copytree(APPS / "origin", project)
+    (tmp_path / "node").mkdir()
+    (tmp_path / "node" / "edgeplane.toml").write_text("[server.edge]\nhit_path = false\n")
+    p = RunningPlatform(tmp_path / "node").start()
+    try:
+        deploy(p, project)
+        url = "/hp/off?cc=public,max-age=60"
+        assert [p.get(url).headers[STATUS] for _ in range(3)] == ["MISS", "HIT", "HIT"]
+        assert hit_path(p) == {"enabled": False, "answered": 0, "repeated": 0, "heads": 0, "failures": 0}
+    finally:
+        p.stop()

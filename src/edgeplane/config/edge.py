@@ -393,6 +393,9 @@ class EdgeServerSettings(_Strict):
     """A MaxMind-format country database (GeoLite2-Country.mmdb); the country header, when set, wins."""
     purge_poll: Duration = 0.5
     """How often a node reads purges made elsewhere (the 1 s purge guarantee needs <= 0.5 s)."""
+    hit_path: bool = True
+    """Answer fresh in-memory hits of GET/HEAD from the HTTP protocol, without the ASGI cycle (same responses,
+    same checks; off only to rule it out when debugging)."""
 
     @model_validator(mode="after")
     def _redis(self) -> EdgeServerSettings:

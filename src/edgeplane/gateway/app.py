@@ -66,6 +66,7 @@ class Gateway:
         app = context = Context(app, ContextConfig(config.colo, config.country_header, config.client_ip_header, geoip))
         app = self.health = HealthEndpoint(app)
         self.hits = HitPath(self.stats, context, limits, router, security, cache, observe)
+        self.hits.enabled = config.edge.hit_path
         """Fresh cache hits answered by the HTTP protocol itself (gateway/hits.py, gateway/protocol.py)."""
         self.app = app
 
