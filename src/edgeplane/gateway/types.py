@@ -24,6 +24,7 @@ class RequestContext:
         "client_ip",
         "country",
         "cpu_ms",
+        "extra_headers",
         "headers",
         "host",
         "request_id",
@@ -68,6 +69,9 @@ class RequestContext:
         """Worker CPU time in ms when the worker reports it; 0 when unknown."""
         self.view: Any = None
         """The request as edge policies read it (``EdgeRequest``), once a stage needed it (stages/view.py)."""
+        self.extra_headers: tuple[tuple[bytes, bytes], ...] = ()
+        """Headers a stage adds to whatever answers the request (the rate limit's ``RateLimit``), so that it
+        need not wrap ``send``."""
 
     def log_fields(self) -> dict[str, str]:
         """``extra=`` for a log line about this request (request_id, app, env, version), so JSON logs carry them.
@@ -85,4 +89,6 @@ class RequestContext:
         headers = [(b"edgeplane-request-id", self.request_id)]
         if self.version is not None and self.version.public_id:
             headers.append((b"edgeplane-version", self.version.public_id))
+        if self.extra_headers:
+            headers += self.extra_headers
         return headers

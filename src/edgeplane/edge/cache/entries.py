@@ -20,9 +20,11 @@ __all__ = [
 
 UNSTORED = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"date", b"age", b"proxy-connection",
-     b"trailer", b"edgeplane-request-id", b"edgeplane-version", b"edgeplane-cache-status", b"set-cookie"}
+     b"trailer", b"edgeplane-request-id", b"edgeplane-version", b"edgeplane-cache-status", b"set-cookie",
+     b"ratelimit", b"ratelimit-policy"}
 )  # fmt: skip
-"""Not stored: hop-by-hop and framing (set again when served), the gateway's own, and cookies (never replayed)."""
+"""Not stored: hop-by-hop and framing (set again when served), the gateway's own (the request's id, version,
+rate-limit state), and cookies (never replayed)."""
 NOT_SERVED = frozenset({b"edgeplane-cache-control"})
 """Stored (a 304's lifetime is computed from it) but never sent to clients: it is meant for edgeplane only."""
 

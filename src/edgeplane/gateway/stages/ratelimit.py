@@ -16,7 +16,7 @@ from edgeplane.edge.ratelimit import Decision, Limiter
 from edgeplane.edge.request import EdgeRequest
 from edgeplane.gateway.responses import send_error
 from edgeplane.gateway.stages.view import edge_request
-from edgeplane.gateway.types import ASGIApp, Message, Receive, RequestContext, Scope, Send
+from edgeplane.gateway.types import ASGIApp, Receive, RequestContext, Scope, Send
 
 __all__ = ["RateLimit", "RateRules", "counts"]
 
@@ -79,14 +79,8 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         # under the limit: the draft's two fields only (every header costs the server's validation on each response)
-        extra = [h for h in tightest[0].headers(tightest[1]) if h[0] in DRAFT_FIELDS]
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+        ctx.extra_headers = (*ctx.extra_headers, *(h for h in tightest[0].headers(tightest[1]) if h[0] in DRAFT_FIELDS))
+        await self.app(scope, receive, send)
 
     async def _count(self, rules: RateRules, view: EdgeRequest, ctx: RequestContext) -> tuple[Decision, str] | None:
         """Count the request under every matching rule; the tightest allowing decision (for the response's
