@@ -191,6 +191,13 @@ def test_switched_off_every_request_takes_the_regular_path(tmp_path: Path) -> No
         deploy(p, project)
         url = "/hp/off?cc=public,max-age=60"
         assert [p.get(url).headers[STATUS] for _ in range(3)] == ["MISS", "HIT", "HIT"]
-        assert hit_path(p) == {"enabled": False, "answered": 0, "repeated": 0, "heads": 0, "failures": 0}
+        assert hit_path(p) == {
+            "enabled": False,
+            "answered": 0,
+            "repeated": 0,
+            "heads": 0,
+            "heads_bytes": 0,
+            "failures": 0,
+        }
     finally:
         p.stop()

@@ -27,8 +27,8 @@ class EdgePolicy:
     headers: HeaderRules | None
     security: SecurityRules | None
     bot_score_first: bool = False
-    """Whether a cache policy, rate limit or header route reads the bot score (the hit path then judges a request
-    before looking it up, as the regular path does; else after, so that a miss is not judged twice)."""
+    """Whether a cache policy or rate limit reads the bot score (the hit path then judges a request before the
+    lookup, as the regular path does; else after it, so that a miss costs no checks)."""
 
     async def start(self) -> None:
         if self.security is not None and self.security.jwt is not None:
@@ -89,12 +89,12 @@ def _security(config: AppConfig) -> SecurityRules | None:
 
 def _fields(config: AppConfig, waf: bool = True) -> set[str]:
     """Every field any of the app's expressions reads (the bot score and the body are prepared only if one does);
-    without ``waf``: those of the cache policies, rate limits and header routes only."""
+    without ``waf``: those of the cache policies and rate limits only."""
     expressions = [p.match for p in config.cache.policies] + [r.match for r in config.rate_limits]
     if waf:
         expressions += [r.expression for r in config.waf.rules]
         expressions += [p.match for p in config.geo.policies] + [p.match for p in config.access.policies]
-    expressions += [r.match for r in config.security_headers.routes]
+        expressions += [r.match for r in config.security_headers.routes]
     used: set[str] = set()
     for text in expressions:
         used |= fields_used(text)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,22 +58,28 @@ BODY_FIELDS = (b"content-length", b"transfer-encoding")
 PER_REQUEST = (b"age", b"edgeplane-request-id")
 KNOWN_MAX = 4096
 """Request heads remembered (all forgotten at once when full: a miss costs one regular hit-path run)."""
+KNOWN_BYTES = 16 * 1024 * 1024
+"""...and the bytes they may take (their request headers may be large)."""
+KNOWN_OVERHEAD = 600
+"""Bytes a remembered head costs beyond its strings."""
 
 
 @dataclass(slots=True)
 class _Known:
-    """What answering one request head found, to answer the same head again."""
+    """What answering one request head found, to answer the same head again. Entries and the routing table are
+    held weakly: an evicted or purged entry's body, or a replaced table, is not kept alive by this."""
 
-    table: RouteTable
+    table: weakref.ref[RouteTable]
     primary: str
-    marker: CacheEntry | None
+    marker: weakref.ref[CacheEntry] | None
     key: str
-    entry: CacheEntry
+    entry: weakref.ref[CacheEntry]
     until: float
     status: int
     head: bytes
     """The header lines but the per-request ones (``PER_REQUEST``)."""
-    body: bytes
+    with_body: bool
+    """False for HEAD and 304 answers."""
     scope: dict[str, Any]
     """Method and path, as ``Observe.record`` reads them."""
     headers: dict[bytes, bytes]
@@ -82,6 +89,8 @@ class _Known:
     target: DeploymentTarget
     version: VersionTarget
     route: str
+    size: int
+    """Bytes of the head and the request it answers, roughly (for the ``KNOWN_BYTES`` bound)."""
 
 
 class HitPath:
@@ -99,6 +108,7 @@ class HitPath:
         self.enabled = True
         """Off: every request takes the regular path (tests compare both)."""
         self.known: dict[tuple[Any, ...], _Known] = {}
+        self.known_bytes = 0
         self.answered = 0
         """Hits this path answered (the rest of the HIT count went through the regular path)."""
         self.repeated = 0
@@ -108,7 +118,7 @@ class HitPath:
 
     def report(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "answered": self.answered, "repeated": self.repeated,
-                "heads": len(self.known), "failures": self.failures}  # fmt: skip
+                "heads": len(self.known), "heads_bytes": self.known_bytes, "failures": self.failures}  # fmt: skip
 
     def answer(
         self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None
@@ -126,7 +136,8 @@ class HitPath:
                 self.answered += 1
                 self.repeated += 1
                 return again
-            del self.known[key]
+            if self.known.pop(key, None) is not None:  # (gone already when the table changed)
+                self.known_bytes -= known.size
         first = self._first(method, url, headers, client, key)
         if isinstance(first, tuple):
             self.answered += 1
@@ -136,17 +147,25 @@ class HitPath:
         start, now = time.perf_counter(), time.time()
         cache = self.cache.cache
         entries = cache.memory.entries
+        table = known.table()
+        if table is not self.router.routes.table:  # a new routing table: nothing remembered holds
+            self._forget()
+            return None
+        entry = known.entry()
         if (
-            now >= known.until
-            or known.table is not self.router.routes.table
-            or entries.get(known.key) is not known.entry
-            or (known.marker is not None and entries.get(known.primary) is not known.marker)
+            entry is None
+            or now >= known.until
+            or entries.get(known.key) is not entry
+            or (known.marker is not None and entries.get(known.primary) is not known.marker())
             or known.primary in cache.uncacheable
         ):
             return None
         entries.move_to_end(known.key)
+        if known.marker is not None:
+            entries.move_to_end(known.primary)
         cache.count("HIT")
         request_id = self.context.next_id()
+        body = entry.body if known.with_body else b""
         observe = self.observe
         latency_ms = observe.count(known.version, known.status, start)
         takers = observe.takers(now) if self.stats.observers else None
@@ -154,10 +173,14 @@ class HitPath:
             ctx = RequestContext(request_id, known.headers, start)
             ctx.client_ip, ctx.country, ctx.host = known.client_ip, known.country, known.host
             ctx.target, ctx.version, ctx.route = known.target, known.version, known.route
-            ctx.status, ctx.bytes_out, ctx.cache_status = known.status, len(known.body), "HIT"
+            ctx.status, ctx.bytes_out, ctx.cache_status = known.status, len(body), "HIT"
             observe.offer(takers, now, known.scope, ctx, known.status, latency_ms)
-        head = b"%sage: %d\r\nedgeplane-request-id: %s\r\n" % (known.head, known.entry.age(now), request_id)
-        return known.status, head, known.body
+        head = b"%sage: %d\r\nedgeplane-request-id: %s\r\n" % (known.head, entry.age(now), request_id)
+        return known.status, head, body
+
+    def _forget(self) -> None:
+        self.known.clear()
+        self.known_bytes = 0
 
     def _first(
         self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None,
@@ -185,7 +208,7 @@ class HitPath:
             and not ctx.security_skip
             and not ctx.user_id
             and (edge.security is None or edge.security.repeatable)
-            and (len(ctx.target.versions) == 1 or VERSION_KEY_HEADER in ctx.headers)
+            and (len(ctx.target.versions) == 1 or ctx.headers.get(VERSION_KEY_HEADER))  # empty: a random pick
         ):
             self._remember(key, scope, ctx, fresh, status, _lines(lines, PER_REQUEST), body)
         return status, _lines(lines), body
@@ -210,15 +233,18 @@ class HitPath:
         self, key: tuple[Any, ...], scope: dict[str, Any], ctx: RequestContext, fresh: Fresh, status: int,
         head: bytes, body: bytes,
     ) -> None:  # fmt: skip
-        if len(self.known) >= KNOWN_MAX:
-            self.known.clear()
+        size = len(head) + sum(len(part) for pair in key[3:] for part in pair) + len(key[0]) + KNOWN_OVERHEAD
+        if len(self.known) >= KNOWN_MAX or self.known_bytes + size > KNOWN_BYTES:
+            self._forget()
         entry = fresh.entry
         until = min(entry.fresh_until, entry.stored + PURGE_HORIZON)
+        marker = weakref.ref(fresh.marker) if fresh.marker is not None else None
         self.known[key] = _Known(
-            self.router.routes.table, fresh.primary, fresh.marker, fresh.key, entry, until, status, head, body,
-            {"method": scope["method"], "path": scope["path"]}, ctx.headers, ctx.client_ip, ctx.country, ctx.host,
-            ctx.target, ctx.version, ctx.route,
+            weakref.ref(self.router.routes.table), fresh.primary, marker, fresh.key, weakref.ref(entry), until,
+            status, head, bool(body), {"method": scope["method"], "path": scope["path"]}, ctx.headers, ctx.client_ip,
+            ctx.country, ctx.host, ctx.target, ctx.version, ctx.route, size,
         )  # fmt: skip
+        self.known_bytes += size
 
     def _routed(self, scope: dict[str, Any]) -> RequestContext | None:
         """The request's context, routed to a version when it has no body and a deployment serves it; None for

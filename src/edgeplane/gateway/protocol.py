@@ -8,7 +8,7 @@ when no earlier response is pending, and not while the client is not reading (th
 
 Per request, uvicorn builds its ASGI scope when the message begins and arms a keep-alive timer when the response
 ends; a hit needs neither, so the scope is built only for requests that take the ASGI path, and a connection
-answered by hits keeps one timer that re-arms itself while the connection is in use.
+answered by hits keeps one timer that re-arms itself while data keeps coming or a response is on its way.
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ class GatewayProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.answered: bool | None = None
         """Set when the hit path answered the current request: whether the connection stays open."""
-        self.last_hit = 0.0
-        """Loop time of the last hit (the keep-alive timer of a connection answered by hits counts from it)."""
+        self.last_active = 0.0
+        """Loop time of the last data received or hit answered (the keep-alive timer counts from it)."""
+        self.hit_timer = False
+        """Whether the keep-alive timer is ours: armed by a hit, re-arming itself while the connection is used."""
         self.keep_timer = False
         self.declined: RequestContext | None = None
         """The context the hit path made for the request it declined (the regular path carries on with it)."""
@@ -90,11 +92,12 @@ class GatewayProtocol(HttpToolsProtocol):
             self.transport.close()
             return
         self.flow.resume_reading()
-        self.last_hit = self.loop.time()
+        self.last_active = self.loop.time()
         if self.timeout_keep_alive_task is None:
             self.timeout_keep_alive_task = self.loop.call_later(
                 self.timeout_keep_alive, self.timeout_keep_alive_handler
             )
+        self.hit_timer = True
 
     # -- the hit path ---------------------------------------------------------------------------------------
     def _try_hit(self) -> None:
@@ -134,11 +137,12 @@ class GatewayProtocol(HttpToolsProtocol):
 
     # -- keep-alive -------------------------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
-        self.keep_timer = bool(self.last_hit)  # cancelling and re-arming the timer would cost every hit
+        self.last_active = self.loop.time()
+        self.keep_timer = self.hit_timer  # cancelling and re-arming the timer would cost every hit
         super().data_received(data)
 
     def _unset_keepalive_if_required(self) -> None:
-        if self.keep_timer:  # once, for data_received: the timer checks the last hit when it fires
+        if self.keep_timer:  # once, for data_received: the timer checks the last activity when it fires
             self.keep_timer = False
             return
         super()._unset_keepalive_if_required()
@@ -149,7 +153,7 @@ class GatewayProtocol(HttpToolsProtocol):
             return
         wait = float(self.timeout_keep_alive)
         if self.cycle is None or self.cycle.response_complete:  # else a response is on its way: wait in full
-            wait -= self.loop.time() - self.last_hit
+            wait -= self.loop.time() - self.last_active
         if wait > 0:
             self.timeout_keep_alive_task = self.loop.call_later(wait, self.timeout_keep_alive_handler)
             return

@@ -27,6 +27,7 @@ class RequestContext:
         "extra_headers",
         "headers",
         "host",
+        "judged",
         "request_id",
         "route",
         "security",
@@ -69,6 +70,9 @@ class RequestContext:
         """Worker CPU time in ms when the worker reports it; 0 when unknown."""
         self.view: Any = None
         """The request as edge policies read it (``EdgeRequest``), once a stage needed it (stages/view.py)."""
+        self.judged: Any = None
+        """Set when the hit path ran the security checks on a request it then declined: True (passed) or what
+        they raised; the security stage goes on from it instead of judging again (bot rates, log lines)."""
         self.extra_headers: tuple[tuple[bytes, bytes], ...] = ()
         """Headers a stage adds to whatever answers the request (the rate limit's ``RateLimit``), so that it
         need not wrap ``send``."""

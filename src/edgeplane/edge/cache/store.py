@@ -30,9 +30,10 @@ ENTRY_OVERHEAD = 400
 """Bytes an entry costs beyond its body and headers (the object, its key, the LRU slot); for accounting."""
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class CacheEntry:
-    """One stored response and how it ages (times are ``time.time()`` seconds)."""
+    """One stored response and how it ages (times are ``time.time()`` seconds). Weakly referable: the hit path
+    remembers which entry answered a request head without keeping it alive."""
 
     status: int
     headers: tuple[tuple[bytes, bytes], ...]

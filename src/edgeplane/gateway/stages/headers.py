@@ -48,7 +48,8 @@ def compile_headers(config: SecurityHeaders, compile_expression: Callable[[str],
 
 
 def additions(rules: HeaderRules, scope: Scope, ctx: RequestContext) -> tuple[tuple[bytes, bytes], ...]:
-    """The headers this request's responses get when they lack them."""
+    """The headers this request's responses get when they lack them (routes see the request as the security
+    checks left it: identity, bot score)."""
     add = rules.static
     if rules.routes:
         view = edge_request(scope, ctx)
@@ -76,11 +77,10 @@ class ResponseHeaders:
         if rules is None:
             await self.app(scope, receive, send)
             return
-        add = additions(rules, scope, ctx)
 
         async def secured(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": with_missing(message.get("headers", []), add)}
+            if message["type"] == "http.response.start":  # routes are matched now: after identity and WAF checks
+                message = {**message, "headers": with_missing(message.get("headers", []), additions(rules, scope, ctx))}
             await send(message)
 
         await self.app(scope, receive, secured)

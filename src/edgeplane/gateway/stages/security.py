@@ -99,7 +99,11 @@ class Security:
                 await self._identify(rules, view, ctx)
             if rules.inspect_body and scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
                 receive = await _read_body(view, ctx, receive, rules.inspect_body)
-            self._judge(rules, view, ctx)
+            judged = ctx.judged
+            if judged is None:
+                self._judge(rules, view, ctx)
+            elif judged is not True:  # the hit path's verdict on this request (it declined to answer it)
+                raise judged
         except BodyTooLarge as exc:
             await _send(send, ctx, _Answer(413, "body_too_large", str(exc), ""))
             return
@@ -138,11 +142,14 @@ class Security:
 
     def passes(self, rules: SecurityRules, view: EdgeRequest, ctx: RequestContext) -> bool:
         """For the hit path (a request without a body, ``identified``): whether the request passes every check.
-        False when it does not, or when a check fails: the regular path then judges it again and answers."""
+        False when it does not, or when a check fails; either way the verdict stays on ``ctx.judged``, for the
+        regular path to act on if the hit path declines the request."""
         try:
             self._judge(rules, view, ctx)
-        except Exception:  # an answer (block, challenge…) or a failure: the regular path handles both
+        except Exception as exc:  # an answer (block, challenge…) or a failure: the regular path sends either
+            ctx.judged = exc
             return False
+        ctx.judged = True
         return True
 
     def _judge(self, rules: SecurityRules, view: EdgeRequest, ctx: RequestContext) -> None:
