@@ -31,7 +31,7 @@ class Context:
         self.country_header = config.country_header.lower().encode() if config.country_header else None
         self.ip_header = config.client_ip_header.lower().encode() if config.client_ip_header else None
         self.geoip = config.geoip
-        self._prefix = os.urandom(4).hex()
+        self._prefix = os.urandom(4).hex().encode()
         self._seq = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -42,7 +42,7 @@ class Context:
     def next_id(self) -> bytes:
         """A request id unique on this node: a per-process prefix and a sequence number."""
         self._seq += 1
-        return f"{self._prefix}{self._seq:010x}".encode()
+        return b"%s%010x" % (self._prefix, self._seq)
 
     def begin(self, raw_headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None) -> RequestContext:
         """The context of a request with these (lowercase) headers from ``client`` (the hit path calls it too)."""
