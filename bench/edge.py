@@ -216,9 +216,9 @@ def in_process() -> dict[str, float]:
     from edgeplane.edge.jwt import JWTVerifier
     from edgeplane.edge.managed import ManagedRules
     from edgeplane.edge.request import EdgeRequest
-    from edgeplane.edge.rules import compile_expression
+    from edgeplane.edge.rules import compile_first_match
 
-    rules = [compile_expression(e) for e, _ in FULL_RULES]
+    first = compile_first_match([e for e, _ in FULL_RULES])  # as the security stage runs them
     headers = {b"host": b"api.example.com", b"user-agent": b"Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
                b"accept": b"application/json", b"content-type": b"application/json"}  # fmt: skip
     body = json.dumps({"prompt": "Write a SQL query that selects the top 5 users by score", "max_tokens": 256})
@@ -227,10 +227,11 @@ def in_process() -> dict[str, float]:
         return EdgeRequest("POST", "api.example.com", "/v1/chat/completions", b"model=gpt&stream=false", headers,
                            list(headers.items()), "198.51.200.7", "DE", body.encode())  # fmt: skip
 
-    def waf() -> None:
+    def waf() -> None:  # every rule evaluated (the matching ones log or are skipped, none blocks)
         r = request()
-        for rule in rules:
-            rule(r)
+        index = first(r, 0)
+        while index >= 0:
+            index = first(r, index + 1)
 
     managed = ManagedRules()
     n = 20000

@@ -18,6 +18,7 @@ from edgeplane.edge.rules import (
     IDENTITY_FIELDS,
     RuleSyntaxError,
     compile_expression,
+    compile_first_match,
     fields_used,
 )
 from edgeplane.edge.rules.parser import MAX_DEPTH
@@ -517,3 +518,31 @@ def test_every_listed_field_compiles() -> None:
             "array": f"len({field}) ge 0",
         }[spec.kind]
         assert type(compile_expression(expression)(request())) is bool, name
+
+
+def test_a_rule_list_compiled_as_one_function_finds_what_the_rules_find_one_by_one() -> None:
+    texts = [
+        'http.request.uri.path contains "/admin"',
+        'http.request.method in {"POST" "PUT"}',
+        "ip.src in {10.0.0.0/8}",
+        'any(http.request.headers["x-tag"][*] eq "a") and not edgeplane.user.mfa',
+        'lower(http.user_agent) matches "(bot|crawler)"',
+        "len(http.request.uri.query) gt 5",
+        "true",
+    ]
+    first = compile_first_match(texts)
+    one_by_one = [compile_expression(t) for t in texts]
+    requests = [
+        request(path="/admin/x"),
+        request(method="POST", path="/a", ip="10.1.2.3"),
+        request(headers=(("x-tag", "a"), ("user-agent", "GoodBot/1.0"))),
+        request(path="/q", query=b"abcdefgh"),
+        request(),
+    ]
+    for r in requests:
+        expected = [i for i, rule in enumerate(one_by_one) if rule(r)]
+        found, start = [], 0
+        while (index := first(r, start)) >= 0:
+            found.append(index)
+            start = index + 1
+        assert found == expected

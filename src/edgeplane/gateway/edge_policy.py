@@ -10,7 +10,7 @@ from edgeplane.config.app import AppConfig
 from edgeplane.config.edge import JWTConfig, WAFRule
 from edgeplane.edge.jwt import JWTVerifier
 from edgeplane.edge.managed import ManagedRules
-from edgeplane.edge.rules import BODY_FIELDS, BOT_FIELDS, compile_expression, fields_used
+from edgeplane.edge.rules import BODY_FIELDS, BOT_FIELDS, compile_expression, compile_first_match, fields_used
 from edgeplane.errors import ConfigError
 from edgeplane.gateway.stages.cache import CacheRules
 from edgeplane.gateway.stages.headers import HeaderRules, compile_headers
@@ -78,6 +78,7 @@ def _security(config: AppConfig) -> SecurityRules | None:
         jwt=_verifier(jwt) if jwt is not None else None,
         reject_invalid_tokens=jwt is None or jwt.invalid_token == "reject",
         custom=custom,
+        first_custom=compile_first_match([rule.expression for rule in waf.rules]),
         managed=managed,
         managed_action=waf.managed.action,
         inspect_body=inspect,
@@ -129,6 +130,7 @@ def failed_policy(reason: str) -> EdgePolicy:
                    body=f"this version's edge policies failed to load: {reason}\n")  # fmt: skip
     security = SecurityRules(
         jwt=None, reject_invalid_tokens=True, custom=(WAFCustomRule(rule, lambda _: True, frozenset()),),
+        first_custom=lambda _, start: 0 if start == 0 else -1,
         managed=None, managed_action="block", inspect_body=0, geo=(), access=(), bot_score=False,
     )  # fmt: skip
     return EdgePolicy(cache=None, rate_limits=None, headers=None, security=security)

@@ -10,7 +10,7 @@ loads; ``fields_used`` tells which fields an expression reads, to compare with `
 ``IDENTITY_FIELDS`` and ``BOT_FIELDS``. ``FIELDS`` and ``FUNCTIONS`` list the language's fields and functions.
 """
 
-from edgeplane.edge.rules.compile import Predicate, compile_expression, fields_used
+from edgeplane.edge.rules.compile import FirstMatch, Predicate, compile_expression, compile_first_match, fields_used
 from edgeplane.edge.rules.errors import RuleSyntaxError
 from edgeplane.edge.rules.fields import BODY_FIELDS, BOT_FIELDS, FIELDS, FUNCTIONS, IDENTITY_FIELDS
 
@@ -20,8 +20,10 @@ __all__ = [
     "FIELDS",
     "FUNCTIONS",
     "IDENTITY_FIELDS",
+    "FirstMatch",
     "Predicate",
     "RuleSyntaxError",
     "compile_expression",
+    "compile_first_match",
     "fields_used",
 ]

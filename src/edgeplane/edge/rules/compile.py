@@ -22,9 +22,9 @@ supports. The inputs are bounded by the gateway's header and body inspection lim
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from edgeplane.edge.request import EdgeRequest
 from edgeplane.edge.rules.errors import RuleSyntaxError, did_you_mean
@@ -60,12 +60,33 @@ def compile_expression(text: str) -> Predicate:
     RuleSyntaxError (a ValueError) on any syntax or type error. ``compile_expression("true")`` matches all."""
     translator = _Translator(text)
     body = translator.translate_root(parse(text))
-    names = [f"_c{i}" for i in range(len(translator.constants))]
-    source = f"def _factory({', '.join(names)}):\n    def rule(r):\n        return {body}\n    return rule\n"
+    return cast(Predicate, _build(f"    def rule(r):\n        return {body}\n    return rule\n", translator.constants))
+
+
+FirstMatch = Callable[[Any, int], int]
+
+
+def compile_first_match(texts: Sequence[str]) -> FirstMatch:
+    """An ordered list of expressions as one function ``first(request, start)``: the index of the first
+    expression at or after ``start`` that matches, -1 when none does. The same predicates ``compile_expression``
+    makes, in one call for a rule list instead of one per rule."""
+    constants: list[object] = []
+    lines = []
+    for index, text in enumerate(texts):
+        body = _Translator(text, constants).translate_root(parse(text))
+        lines.append(f"        if start <= {index} and ({body}):\n            return {index}\n")
+    source = f"    def first(r, start):\n{''.join(lines)}        return -1\n    return first\n"
+    return cast(FirstMatch, _build(source, constants))
+
+
+def _build(inner: str, constants: list[object]) -> Callable[..., Any]:
+    """Compile ``inner`` (a function definition and its return, indented) with ``constants`` bound as closure
+    constants ``_c0``, ``_c1``…, with no builtins but ``_BUILTINS`` and the runtime helpers."""
+    names = ", ".join(f"_c{i}" for i in range(len(constants)))
     namespace: dict[str, object] = {"__builtins__": _BUILTINS, **RUNTIME}
-    exec(compile(source, "<edgeplane rule>", "exec"), namespace)
-    factory = cast(Callable[..., Predicate], namespace["_factory"])
-    return factory(*translator.constants)
+    exec(compile(f"def _factory({names}):\n{inner}", "<edgeplane rule>", "exec"), namespace)
+    factory = cast(Callable[..., Callable[..., Any]], namespace["_factory"])
+    return factory(*constants)
 
 
 def fields_used(text: str) -> frozenset[str]:
@@ -94,9 +115,10 @@ class _Typed:
 
 
 class _Translator:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, constants: list[object] | None = None) -> None:
         self.text = text
-        self.constants: list[object] = []
+        self.constants: list[object] = constants if constants is not None else []
+        """Closure constants, shared by the expressions of one ``compile_first_match``."""
         self.fields: set[str] = set()
         self.loops = 0
 

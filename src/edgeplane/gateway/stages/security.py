@@ -55,6 +55,9 @@ class SecurityRules:
     jwt: JWTVerifier | None
     reject_invalid_tokens: bool
     custom: tuple[WAFCustomRule, ...]
+    first_custom: Callable[[Any, int], int]
+    """The index of the first custom rule at or after ``start`` whose expression matches, -1: none (all of them
+    compiled into one function, edge/rules ``compile_first_match``)."""
     managed: ManagedRules | None
     managed_action: str
     inspect_body: int
@@ -183,27 +186,27 @@ class Security:
         """Run the custom rules in order; what ``skip`` rules switched off (the remaining custom rules only when
         a skip names ``rules``)."""
         skipped: frozenset[str] = frozenset()
-        for rule in rules.custom:
-            if not rule.predicate(view):
-                continue
+        custom, first = rules.custom, rules.first_custom
+        index = first(view, 0) if custom else -1
+        while index >= 0:
+            rule = custom[index]
             config = rule.config
             if config.action == "log":
                 ctx.security = f"waf_log:{config.id}"
                 log.info("WAF rule %s matched (log): %s %s", config.id, view.method, view.uri, extra=ctx.log_fields())
-                continue
-            if config.action == "skip":
+            elif config.action == "skip":
                 skipped = ctx.security_skip = skipped | rule.skip
                 if "rules" in rule.skip:
                     return skipped
-                continue
-            if config.action == "challenge":
-                if self.challenge().passed(view, time.time()):
-                    continue
-                raise _Answer(
-                    403, "challenge", f"WAF rule {config.id} asks for a challenge", f"waf_challenge:{config.id}"
-                )
-            raise _Answer(config.status, "waf_block", f"blocked by WAF rule {config.id}", f"waf_block:{config.id}",
-                          rule=config.id, body=config.body)  # fmt: skip
+            elif config.action == "challenge":
+                if not self.challenge().passed(view, time.time()):
+                    raise _Answer(
+                        403, "challenge", f"WAF rule {config.id} asks for a challenge", f"waf_challenge:{config.id}"
+                    )
+            else:
+                raise _Answer(config.status, "waf_block", f"blocked by WAF rule {config.id}", f"waf_block:{config.id}",
+                              rule=config.id, body=config.body)  # fmt: skip
+            index = first(view, index + 1)
         return skipped
 
     def _managed(self, rules: SecurityRules, view: EdgeRequest, ctx: RequestContext) -> None:
