@@ -5,6 +5,7 @@ edgeplane.toml, coalescing, stale-while-revalidate, stale-if-error, revalidation
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import shutil
 import time
 from collections.abc import Iterator
@@ -36,14 +37,21 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-@pytest.fixture(scope="module")
-def platform(project: Path) -> Iterator[RunningPlatform]:
-    p = RunningPlatform(project.parent).start()
+@contextlib.contextmanager
+def serving(project: Path, root: Path | None = None) -> Iterator[RunningPlatform]:
+    """A platform (its data and settings in ``root``, by default the project's parent) serving ``project``."""
+    p = RunningPlatform(root or project.parent).start()
     try:
         deploy(p, project)
         yield p
     finally:
         p.stop()
+
+
+@pytest.fixture(scope="module")
+def platform(project: Path) -> Iterator[RunningPlatform]:
+    with serving(project) as p:
+        yield p
 
 
 def count(p: RunningPlatform, path: str) -> int:

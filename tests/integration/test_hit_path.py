@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.integration.harness import APPS, RunningPlatform
-from tests.integration.test_cache import count, deploy
+from tests.integration.test_cache import count, serving
 
 STATUS = "edgeplane-cache-status"
 PER_REQUEST = {"date", "age", "edgeplane-request-id"}
@@ -44,12 +44,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
     shutil.copytree(APPS / "origin", project)
     with (project / "edgeplane.toml").open("a") as toml:
         toml.write(EXTRA)
-    p = RunningPlatform(project.parent).start()
-    try:
-        deploy(p, project)
+    with serving(project) as p:
         yield p
-    finally:
-        p.stop()
 
 
 def hit_path(p: RunningPlatform) -> dict[str, Any]:
@@ -186,9 +182,7 @@ def test_switched_off_every_request_takes_the_regular_path(tmp_path: Path) -> No
     shutil.copytree(APPS / "origin", project)
     (tmp_path / "node").mkdir()
     (tmp_path / "node" / "edgeplane.toml").write_text("[server.edge]\nhit_path = false\n")
-    p = RunningPlatform(tmp_path / "node").start()
-    try:
-        deploy(p, project)
+    with serving(project, tmp_path / "node") as p:
         url = "/hp/off?cc=public,max-age=60"
         assert [p.get(url).headers[STATUS] for _ in range(3)] == ["MISS", "HIT", "HIT"]
         assert hit_path(p) == {
@@ -199,5 +193,3 @@ def test_switched_off_every_request_takes_the_regular_path(tmp_path: Path) -> No
             "heads_bytes": 0,
             "failures": 0,
         }
-    finally:
-        p.stop()
