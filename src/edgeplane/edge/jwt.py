@@ -360,20 +360,20 @@ class JWTVerifier:
     def cached(self, token: str) -> Identity | None:
         """The identity of a token verified earlier and still valid; None when it has to be verified."""
         hit = self._cache.get(token)
-        if hit is None or self._clock() >= hit[0]:
+        if hit is None:
+            return None
+        if self._clock() >= hit[0]:
+            del self._cache[token]
             return None
         self._cache.move_to_end(token)
         return hit[1]
 
     async def verify(self, token: str) -> Identity:
         """The identity a valid token carries; raises ``InvalidToken`` otherwise."""
+        cached = self.cached(token)
+        if cached is not None:
+            return cached
         now = self._clock()
-        hit = self._cache.get(token)
-        if hit is not None:
-            if now < hit[0]:
-                self._cache.move_to_end(token)
-                return hit[1]
-            del self._cache[token]
         header, claims, signing_input, signature = _parse(token)
         keys = await self._keys(header)
         if not any(key.verifies(signing_input, signature) for key in keys):

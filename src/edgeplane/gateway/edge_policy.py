@@ -56,10 +56,7 @@ def compile_policy(config: AppConfig) -> EdgePolicy:
 def _security(config: AppConfig) -> SecurityRules | None:
     waf, jwt = config.waf, config.auth.jwt
     custom = tuple(
-        WAFCustomRule(
-            rule, compile_expression(rule.expression), frozenset(rule.skip) if rule.action == "skip" else frozenset()
-        )
-        for rule in waf.rules
+        WAFCustomRule(rule, frozenset(rule.skip) if rule.action == "skip" else frozenset()) for rule in waf.rules
     )
     managed = (
         ManagedRules(threshold=waf.managed.threshold, exclude=frozenset(waf.managed.exclude))
@@ -129,7 +126,7 @@ def failed_policy(reason: str) -> EdgePolicy:
     rule = WAFRule(id="edge-policy-failed", expression="true", action="block", status=503,
                    body=f"this version's edge policies failed to load: {reason}\n")  # fmt: skip
     security = SecurityRules(
-        jwt=None, reject_invalid_tokens=True, custom=(WAFCustomRule(rule, lambda _: True, frozenset()),),
+        jwt=None, reject_invalid_tokens=True, custom=(WAFCustomRule(rule, frozenset()),),
         first_custom=lambda _, start: 0 if start == 0 else -1,
         managed=None, managed_action="block", inspect_body=0, geo=(), access=(), bot_score=False,
     )  # fmt: skip

@@ -43,8 +43,10 @@ is inspected when it is text (UTF-8 without NUL bytes); an uploaded binary file 
 
 @dataclass(frozen=True, slots=True)
 class WAFCustomRule:
+    """A custom rule's config and what it switches off when its action is ``skip`` (its expression is matched
+    through ``SecurityRules.first_custom``)."""
+
     config: WAFRule
-    predicate: Predicate
     skip: frozenset[str]
 
 
